@@ -1,0 +1,55 @@
+# rnnlab: every target does its own setup (venv with the pinned PyTorch wheel, release build).
+#
+# The venv lives in a per-user cache so a second clone reuses it instead of
+# downloading ~4.6 GB again; override with `make VENV=/path/to/venv ...`.
+TORCH_VERSION := 2.11.0
+VENV ?= $(HOME)/.cache/rnnlab/venv-torch-$(TORCH_VERSION)
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.rnnlab-ready
+BIN := target/release/rnnlab
+SPEC ?= experiments/default.yaml
+ARGS ?=
+
+export LIBTORCH_USE_PYTORCH := 1
+export VIRTUAL_ENV := $(VENV)
+export PATH := $(VENV)/bin:$(PATH)
+
+.PHONY: all venv build run test bench plot lint fmt clean gpu-check
+
+all: build
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@echo ">> creating venv $(VENV) with torch==$(TORCH_VERSION) (first time: ~1-2 min, ~4.6 GB)"
+	@mkdir -p $(dir $(VENV))
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -c "import torch, sys; v = torch.__version__.split('+')[0]; sys.exit(0 if v == '$(TORCH_VERSION)' else 'torch ' + v + ' != $(TORCH_VERSION)')"
+	@touch $(STAMP)
+
+build: $(STAMP)
+	cargo build --release --locked
+
+run: build
+	$(BIN) run $(SPEC) $(ARGS)
+
+test: $(STAMP)
+	cargo test --release --locked -- --test-threads=2
+
+bench: build
+	$(PY) scripts/bench.py --bin $(BIN)
+
+plot: build
+	$(BIN) plot results/$(basename $(notdir $(SPEC)))
+
+lint: $(STAMP)
+	cargo fmt --check
+	cargo clippy --release --all-targets --locked -- -D warnings
+
+fmt:
+	cargo fmt
+
+clean:
+	cargo clean

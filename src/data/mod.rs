@@ -1,0 +1,322 @@
+//! Text → character vocabulary → contiguous train/val/test id streams, and
+//! the stream batching used for truncated BPTT.
+pub mod builtin;
+pub mod synthetic;
+
+use std::collections::HashMap;
+
+use anyhow::{anyhow, bail, Result};
+use tch::Tensor;
+
+use crate::spec::{Source, Spec};
+
+/// Characters (Unicode scalar values) in code-point order; ids are positions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vocab {
+    chars: Vec<char>,
+    index: HashMap<char, i64>,
+}
+
+impl Vocab {
+    pub fn from_text(text: &str) -> Vocab {
+        let mut chars: Vec<char> = text
+            .chars()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        chars.shrink_to_fit();
+        let index = chars
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (c, i as i64))
+            .collect();
+        Vocab { chars, index }
+    }
+
+    pub fn len(&self) -> usize {
+        self.chars.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chars.is_empty()
+    }
+
+    pub fn id(&self, c: char) -> Option<i64> {
+        self.index.get(&c).copied()
+    }
+
+    pub fn char(&self, id: i64) -> Option<char> {
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| self.chars.get(i).copied())
+    }
+
+    pub fn chars(&self) -> &[char] {
+        &self.chars
+    }
+
+    /// Encodes text, or names the first character outside the vocabulary.
+    pub fn encode(&self, text: &str) -> Result<Vec<i64>> {
+        text.chars()
+            .map(|c| {
+                self.id(c).ok_or_else(|| {
+                    anyhow!(
+                        "character {c:?} (U+{:04X}) is not in the vocabulary",
+                        c as u32
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// A character corpus split contiguously into train, validation and test.
+#[derive(Debug)]
+pub struct Corpus {
+    pub vocab: Vocab,
+    pub train: Vec<i64>,
+    pub val: Vec<i64>,
+    pub test: Vec<i64>,
+    /// Human-readable origin, e.g. `file data/x.txt (12,345 chars)`.
+    pub description: String,
+}
+
+/// Reads the spec's text (file, built-in or synthetic) without splitting.
+pub fn read_text(spec: &Spec) -> Result<String> {
+    let text = match &spec.data.source {
+        Source::Builtin { name } => builtin::load(name)?,
+        Source::File { path } => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| anyhow!("data.source.path: cannot read '{}': {e}", path.display()))?;
+            String::from_utf8(bytes).map_err(|e| {
+                anyhow!(
+                    "data.source.path: '{}' is not UTF-8 text (invalid byte at offset {})",
+                    path.display(),
+                    e.utf8_error().valid_up_to()
+                )
+            })?
+        }
+        Source::Xml {
+            chars,
+            seed,
+            max_depth,
+        } => synthetic::xml(*chars, *seed, *max_depth),
+        Source::Copy {
+            chars,
+            seed,
+            length,
+            symbols,
+        } => synthetic::copy(*chars, *seed, *length, *symbols),
+    };
+    if text.is_empty() {
+        bail!(
+            "data.source: the text is empty ({})",
+            describe_source(&spec.data.source)
+        );
+    }
+    Ok(match spec.data.max_chars {
+        Some(n) => text.chars().take(n).collect(),
+        None => text,
+    })
+}
+
+pub fn describe_source(source: &Source) -> String {
+    match source {
+        Source::Builtin { name } => format!("built-in {name}"),
+        Source::File { path } => format!("file {}", path.display()),
+        Source::Xml { seed, .. } => format!("synthetic xml (seed {seed})"),
+        Source::Copy { seed, .. } => format!("synthetic copy (seed {seed})"),
+    }
+}
+
+impl Corpus {
+    /// Loads and splits the spec's text. The vocabulary covers the whole
+    /// text (as char-rnn does), so validation and test have no unknown
+    /// characters. With `reverse_input`, each split is reversed after
+    /// splitting, so reversed and forward models see the same characters.
+    pub fn load(spec: &Spec) -> Result<Corpus> {
+        let text = read_text(spec)?;
+        Corpus::from_text(&text, spec, describe_source(&spec.data.source))
+    }
+
+    pub fn from_text(text: &str, spec: &Spec, origin: String) -> Result<Corpus> {
+        let vocab = Vocab::from_text(text);
+        let ids = vocab.encode(text)?;
+        let n = ids.len();
+        let s = spec.data.split;
+        let n_train = (n as f64 * s.train).floor() as usize;
+        let n_val = (n as f64 * s.val).floor() as usize;
+        let (train, rest) = ids.split_at(n_train);
+        let (val, test) = rest.split_at(n_val.min(rest.len()));
+        let (mut train, mut val, mut test) = (train.to_vec(), val.to_vec(), test.to_vec());
+        let batch = spec.train.batch_size;
+        if train.len() < batch + 1 {
+            bail!(
+                "data: the train split has {} characters, too few for train.batch_size {batch} \
+                 (need at least {}); use more text or a smaller batch",
+                train.len(),
+                batch + 1
+            );
+        }
+        for (name, part) in [("val", &val), ("test", &test)] {
+            if part.len() < 2 {
+                bail!(
+                    "data.split.{name}: the {name} split has {} characters; it needs at least 2",
+                    part.len()
+                );
+            }
+        }
+        if spec.model.reverse_input {
+            for part in [&mut train, &mut val, &mut test] {
+                part.reverse();
+            }
+        }
+        let description = format!("{origin}: {n} chars, vocabulary {}", vocab.len());
+        Ok(Corpus {
+            vocab,
+            train,
+            val,
+            test,
+            description,
+        })
+    }
+}
+
+/// Lays a token stream out as `batch` contiguous rows of equal length
+/// (`[batch, len]`, int64), dropping the remainder, as char-rnn does: row b
+/// continues where row b's previous window ended, so hidden state can be
+/// carried across windows.
+pub fn streams(ids: &[i64], batch: usize) -> Tensor {
+    let batch = batch.clamp(1, ids.len().max(1));
+    let len = ids.len() / batch;
+    Tensor::from_slice(&ids[..batch * len]).view([batch as i64, len as i64])
+}
+
+/// Iterates over `[batch, ≤bptt]` input/target windows of a stream matrix,
+/// wrapping around at the end of an epoch.
+#[derive(Debug)]
+pub struct Windows {
+    data: Tensor,
+    bptt: i64,
+    pos: i64,
+    pub epoch: usize,
+}
+
+/// One training window: inputs, next-character targets, and whether it
+/// starts a new pass over the data (so carried state must be reset).
+pub struct Window {
+    pub input: Tensor,
+    pub target: Tensor,
+    pub starts_epoch: bool,
+}
+
+impl Windows {
+    pub fn new(data: Tensor, bptt: usize) -> Windows {
+        Windows {
+            data,
+            bptt: bptt as i64,
+            pos: 0,
+            epoch: 0,
+        }
+    }
+
+    /// Number of windows in one pass over the data.
+    pub fn per_epoch(&self) -> usize {
+        let usable = self.data.size()[1] - 1;
+        ((usable + self.bptt - 1) / self.bptt) as usize
+    }
+
+    pub fn next_window(&mut self) -> Window {
+        let usable = self.data.size()[1] - 1;
+        let starts_epoch = self.pos == 0;
+        let len = self.bptt.min(usable - self.pos);
+        let input = self.data.narrow(1, self.pos, len);
+        let target = self.data.narrow(1, self.pos + 1, len);
+        self.pos += len;
+        if self.pos >= usable {
+            self.pos = 0;
+            self.epoch += 1;
+        }
+        Window {
+            input,
+            target,
+            starts_epoch,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::parse;
+
+    fn spec(extra: &str) -> Spec {
+        let src = format!("data:\n  source: {{kind: xml}}\n  split: {{train: 0.5, val: 0.25, test: 0.25}}\ntrain:\n  steps: 1\n  batch_size: 2\n{extra}");
+        parse(&src, "t", "t").unwrap().spec
+    }
+
+    #[test]
+    fn vocab_uses_unicode_scalars() {
+        let v = Vocab::from_text("привет, мир");
+        assert_eq!(v.len(), 9); // п р и в е т , space м (и repeats)
+        let ids = v.encode("мир").unwrap();
+        let back: String = ids.iter().map(|&i| v.char(i).unwrap()).collect();
+        assert_eq!(back, "мир");
+        let err = v.encode("z").unwrap_err().to_string();
+        assert!(err.contains("'z'") && err.contains("U+007A"), "{err}");
+    }
+
+    #[test]
+    fn splits_are_contiguous_and_reversible() {
+        let text = "abcdefghijklmnop";
+        let c = Corpus::from_text(text, &spec(""), "t".into()).unwrap();
+        let decode = |ids: &[i64]| {
+            ids.iter()
+                .map(|&i| c.vocab.char(i).unwrap())
+                .collect::<String>()
+        };
+        assert_eq!(decode(&c.train), "abcdefgh");
+        assert_eq!(decode(&c.val), "ijkl");
+        assert_eq!(decode(&c.test), "mnop");
+        let r =
+            Corpus::from_text(text, &spec("model:\n  reverse_input: true\n"), "t".into()).unwrap();
+        assert_eq!(decode(&r.train), "hgfedcba");
+        assert_eq!(decode(&r.test), "ponm");
+    }
+
+    #[test]
+    fn too_little_text_is_an_error() {
+        let err = Corpus::from_text("abc", &spec(""), "t".into())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("batch_size"), "{err}");
+    }
+
+    #[test]
+    fn windows_cover_the_stream_and_carry_over() {
+        let data = streams(&(0..21).collect::<Vec<i64>>(), 2); // rows 0..10 and 10..20
+        assert_eq!(data.size(), vec![2, 10]);
+        let mut w = Windows::new(data, 4);
+        assert_eq!(w.per_epoch(), 3); // 9 usable steps: 4 + 4 + 1
+        let first = w.next_window();
+        assert!(first.starts_epoch);
+        assert_eq!(
+            Vec::<i64>::try_from(first.input.get(1)).unwrap(),
+            vec![10, 11, 12, 13]
+        );
+        assert_eq!(
+            Vec::<i64>::try_from(first.target.get(1)).unwrap(),
+            vec![11, 12, 13, 14]
+        );
+        let second = w.next_window();
+        assert!(!second.starts_epoch);
+        assert_eq!(
+            Vec::<i64>::try_from(second.input.get(0)).unwrap(),
+            vec![4, 5, 6, 7]
+        );
+        let third = w.next_window();
+        assert_eq!(third.input.size(), vec![2, 1]);
+        assert!(w.next_window().starts_epoch);
+        assert_eq!(w.epoch, 1);
+    }
+}

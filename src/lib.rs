@@ -1,0 +1,40 @@
+//! rnnlab: a research harness for recurrent neural networks.
+//!
+//! Data flow, one module per stage:
+//! [`spec`] (parse, validate, expand the sweep) → [`data`] (text, vocabulary,
+//! splits, BPTT windows) → [`model`] (tch modules) → [`train`] (the loop) →
+//! [`trial`] (one trial's directory: metrics CSV, status) → [`runner`] (the
+//! sweep, one process per trial) → [`summary`] and [`plot`], which read only
+//! the trial directories.
+pub mod bench;
+pub mod data;
+pub mod device;
+pub mod fsutil;
+pub mod metrics;
+pub mod model;
+pub mod plot;
+pub mod runner;
+pub mod spec;
+pub mod summary;
+pub mod train;
+pub mod trial;
+
+use std::path::{Path, PathBuf};
+
+/// Rebuilds `summary.csv`, `summary.md` and the plots of an experiment
+/// directory from its trial directories; returns the per-variant table and
+/// the files written.
+pub fn rebuild_outputs(exp_dir: &Path) -> anyhow::Result<(String, Vec<PathBuf>)> {
+    let records = summary::collect(exp_dir)?;
+    let rows = summary::by_variant(&records);
+    let name = exp_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut files = vec![
+        summary::write_csv(exp_dir, &records)?,
+        summary::write_markdown(exp_dir, &name, &rows)?,
+    ];
+    files.extend(plot::draw_all(exp_dir, &records, &rows)?);
+    Ok((summary::terminal_table(&rows), files))
+}

@@ -1,0 +1,283 @@
+//! The `rnnlab` command line: the only place errors become exit codes.
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use rnnlab::spec::{self, sweep, DeviceSpec};
+use rnnlab::{bench, runner, trial};
+
+#[derive(Parser)]
+#[command(
+    name = "rnnlab",
+    version,
+    about = "Sweep recurrent architectures described in YAML, train them with libtorch, log CSV, plot and summarise"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a sweep (or one trial of it) and write results/<name>/
+    Run(RunArgs),
+    /// List the trials a spec expands to, without running anything
+    List {
+        spec: PathBuf,
+        /// Override a spec value: KEY=VALUE (VALUE is YAML), e.g. train.steps=50
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Rebuild summary.csv, summary.md and plots from an experiment directory's trials
+    Plot { dir: PathBuf },
+    /// Print the per-variant summary of an experiment directory (and rebuild its files)
+    Summary { dir: PathBuf },
+    /// Training throughput of one char-LSTM configuration, as one JSON line
+    Bench(BenchArgs),
+    /// Versions, threads and devices this binary sees
+    Info,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Experiment spec (YAML)
+    spec: PathBuf,
+    /// Override a spec value: KEY=VALUE (VALUE is YAML), e.g. --set train.steps=50
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// auto, cpu, cuda or cuda:N (overrides the spec's device)
+    #[arg(long)]
+    device: Option<DeviceSpec>,
+    /// Trials run at once (default: CPU cores on CPU, 1 on CUDA)
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Root of the results tree
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    /// Rerun trials that already finished or diverged (otherwise they are skipped)
+    #[arg(long)]
+    rerun: bool,
+    /// Run only this trial, in this process (see `rnnlab list`)
+    #[arg(long, conflicts_with = "trial_index")]
+    trial: Option<String>,
+    /// Run only the N-th trial (0-based), e.g. $SLURM_ARRAY_TASK_ID
+    #[arg(long)]
+    trial_index: Option<usize>,
+    /// libtorch intra-op threads for a single trial (default: all cores)
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print machine-readable progress lines (used by the sweep runner)
+    #[arg(long, hide = true)]
+    progress: bool,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[arg(long, default_value_t = 128)]
+    hidden: usize,
+    #[arg(long, default_value_t = 1)]
+    layers: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    #[arg(long, default_value_t = 64)]
+    bptt: usize,
+    #[arg(long, default_value_t = 30)]
+    steps: usize,
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    #[arg(long, default_value = "cpu")]
+    device: DeviceSpec,
+    #[arg(long)]
+    threads: Option<usize>,
+    /// A UTF-8 text file instead of the built-in corpus
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Run(args) => run(args),
+        Cmd::List { spec, overrides } => list(&spec, &overrides),
+        Cmd::Plot { dir } | Cmd::Summary { dir } => summarise(&dir),
+        Cmd::Bench(args) => bench_cmd(args),
+        Cmd::Info => info(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses, applies `--set` and expands the sweep: every spec problem is
+/// reported here, before anything is written.
+fn load_trials(path: &Path, overrides: &[String]) -> Result<(spec::Loaded, Vec<sweep::Trial>)> {
+    let loaded = spec::load(path)?;
+    let loaded = sweep::apply_overrides(&loaded, overrides)?;
+    let trials = sweep::expand(&loaded)?;
+    Ok((loaded, trials))
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let (loaded, trials) = load_trials(&args.spec, &args.overrides)?;
+    let device = args.device.unwrap_or(loaded.spec.device).resolve()?;
+    let single = match (&args.trial, args.trial_index) {
+        (Some(id), _) => Some(trials.iter().find(|t| &t.id == id).with_context(|| {
+            format!(
+                "no trial '{id}' in {}; `rnnlab list {}` shows the ids",
+                args.spec.display(),
+                args.spec.display()
+            )
+        })?),
+        (None, Some(i)) => Some(trials.get(i).with_context(|| {
+            format!(
+                "--trial-index {i} is out of range: {} has {} trials (0..{})",
+                args.spec.display(),
+                trials.len(),
+                trials.len()
+            )
+        })?),
+        (None, None) => None,
+    };
+    let exp_dir = runner::experiment_dir(&args.results, &loaded);
+    if let Some(t) = single {
+        return run_single(&args, &loaded, t, device, &exp_dir);
+    }
+    runner::check_data(&trials)?;
+    let opts = runner::SweepOptions {
+        spec_path: args.spec.clone(),
+        overrides: args.overrides.clone(),
+        results_root: args.results.clone(),
+        device,
+        jobs: args.jobs,
+        rerun: args.rerun,
+    };
+    let (ran, failed) = runner::run_sweep(&opts, &loaded, &trials)?;
+    let (table, files) = rnnlab::rebuild_outputs(&exp_dir)?;
+    println!(
+        "\n{}: {ran} trial(s) run, {failed} failed\n{table}",
+        loaded.spec.name
+    );
+    println!("results: {}", exp_dir.display());
+    for f in files {
+        println!("  {}", f.display());
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One trial in this process (what each sweep child and each Slurm task runs).
+fn run_single(
+    args: &RunArgs,
+    loaded: &spec::Loaded,
+    t: &sweep::Trial,
+    device: tch::Device,
+    exp_dir: &Path,
+) -> Result<ExitCode> {
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    tch::set_num_threads(threads as i32);
+    tch::set_num_interop_threads(1);
+    if !args.progress {
+        // Standalone (e.g. a Slurm task): check the data and record the
+        // experiment spec so summaries can be rebuilt later.
+        runner::check_data(std::slice::from_ref(t))?;
+        runner::init_experiment_dir(exp_dir, loaded)?;
+    }
+    let dir = trial::trial_dir(exp_dir, &t.id);
+    // Test hook: simulate a trial process that crashes before recording anything.
+    if std::env::var("RNNLAB_TEST_CRASH_TRIAL").is_ok_and(|prefix| t.id.starts_with(&prefix)) {
+        std::process::abort();
+    }
+    let status = if args.progress {
+        trial::run(t, &dir, device, threads, &mut runner::ChildProgress)?
+    } else {
+        trial::run(t, &dir, device, threads, &mut ())?
+    };
+    eprintln!(
+        "{}: {} in {:.1}s — {}",
+        t.id,
+        status.state.as_str(),
+        status.elapsed_s,
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(path: &Path, overrides: &[String]) -> Result<ExitCode> {
+    let (loaded, trials) = load_trials(path, overrides)?;
+    println!("{}: {} trial(s)", loaded.spec.name, trials.len());
+    for (i, t) in trials.iter().enumerate() {
+        println!(
+            "{i:>4}  {:<32} {}  seed {}",
+            t.id, t.variant, t.spec.train.seed
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summarise(dir: &Path) -> Result<ExitCode> {
+    if !dir.is_dir() {
+        bail!("{} is not a directory", dir.display());
+    }
+    let (table, files) = rnnlab::rebuild_outputs(dir)?;
+    println!("{table}");
+    for f in files {
+        println!("  {}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
+    if let Some(t) = a.threads {
+        tch::set_num_threads(t as i32);
+    }
+    let config = bench::BenchConfig {
+        hidden: a.hidden,
+        layers: a.layers,
+        batch: a.batch,
+        bptt: a.bptt,
+        steps: a.steps,
+        warmup: a.warmup,
+        device: a.device.resolve()?,
+        corpus: a.corpus,
+    };
+    let result = bench::run(&config)?;
+    println!("{}", serde_json::to_string(&result)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn info() -> Result<ExitCode> {
+    println!("rnnlab {}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "torch package: {}",
+        rnnlab::data::builtin::torch_dir().display()
+    );
+    println!("intra-op threads: {}", tch::get_num_threads());
+    println!(
+        "CUDA available: {} ({} device(s)), cuDNN: {}",
+        tch::Cuda::is_available(),
+        tch::Cuda::device_count(),
+        tch::Cuda::cudnn_is_available()
+    );
+    match rnnlab::data::builtin::load(rnnlab::data::builtin::DEFAULT) {
+        Ok(text) => println!(
+            "built-in corpus {}: {} chars, checksum ok",
+            rnnlab::data::builtin::DEFAULT,
+            text.chars().count()
+        ),
+        Err(e) => println!("built-in corpus unavailable: {e:#}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

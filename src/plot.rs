@@ -1,0 +1,313 @@
+//! Plots drawn from trial CSVs alone (no retraining): learning curves per
+//! variant (mean over seeds with a min–max band) and the final validation
+//! metric per variant. Each plot is written as PNG and SVG. Text uses the
+//! embedded DejaVu Sans, so it renders on machines without system fonts.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use anyhow::{anyhow, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::metrics;
+use crate::summary::{mean, Record, VariantRow};
+
+const SIZE: (u32, u32) = (1100, 650);
+
+fn register_fonts() {
+    static FONTS: Once = Once::new();
+    FONTS.call_once(|| {
+        // The bytes are a valid TTF bundled by the `dejavu` crate.
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+/// One variant's curve: (step, mean, min, max) over its seeds.
+pub type Curve = (String, Vec<(f64, f64, f64, f64)>);
+
+/// Aggregates `split`/`metric` rows of each record's `metrics.csv` by variant.
+pub fn curves(records: &[Record], split: &str, metric: &str) -> Result<Vec<Curve>> {
+    let mut by_variant: Vec<(String, BTreeMap<usize, Vec<f64>>)> = Vec::new();
+    for r in records {
+        let path = r.dir.join(crate::trial::METRICS_FILE);
+        if !path.exists() {
+            continue;
+        }
+        let idx = match by_variant.iter().position(|(v, _)| *v == r.trial.variant) {
+            Some(i) => i,
+            None => {
+                by_variant.push((r.trial.variant.clone(), BTreeMap::new()));
+                by_variant.len() - 1
+            }
+        };
+        for row in metrics::read(&path)? {
+            if row.split == split && row.metric == metric && row.value.is_finite() {
+                by_variant[idx]
+                    .1
+                    .entry(row.step)
+                    .or_default()
+                    .push(row.value);
+            }
+        }
+    }
+    Ok(by_variant
+        .into_iter()
+        .filter(|(_, points)| !points.is_empty())
+        .map(|(v, points)| {
+            let pts = points
+                .into_iter()
+                .map(|(step, vals)| {
+                    let lo = vals.iter().cloned().fold(f64::INFINITY, f64::min);
+                    let hi = vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    (step as f64, mean(&vals).unwrap_or(f64::NAN), lo, hi)
+                })
+                .collect();
+            (v, pts)
+        })
+        .collect())
+}
+
+/// Draws every standard plot into `exp_dir/plots/`; returns the files written.
+pub fn draw_all(exp_dir: &Path, records: &[Record], rows: &[VariantRow]) -> Result<Vec<PathBuf>> {
+    let dir = exp_dir.join("plots");
+    std::fs::create_dir_all(&dir)?;
+    let mut written = Vec::new();
+    let specs = [
+        (
+            "val_bpc",
+            "val",
+            "Validation loss (mean over seeds, band = min–max)",
+        ),
+        (
+            "train_bpc",
+            "train",
+            "Training loss (mean over seeds, band = min–max)",
+        ),
+    ];
+    for (name, split, title) in specs {
+        let curves = curves(records, split, "bpc")?;
+        if !curves.is_empty() {
+            written.extend(both(
+                &dir,
+                name,
+                &Curves {
+                    title,
+                    y_label: "bits per character",
+                    curves,
+                },
+            )?);
+        }
+    }
+    if rows.iter().any(|r| !r.val_bpc.is_empty()) {
+        written.extend(both(&dir, "final_val_bpc", &Final { rows })?);
+    }
+    Ok(written)
+}
+
+/// A figure that can be drawn on any plotters backend.
+trait Figure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Renders one figure as `name.png` and `name.svg`.
+fn both(dir: &Path, name: &str, figure: &impl Figure) -> Result<Vec<PathBuf>> {
+    register_fonts();
+    let png = dir.join(format!("{name}.png"));
+    let svg = dir.join(format!("{name}.svg"));
+    {
+        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+        figure.draw(&root)?;
+        root.present()
+            .map_err(|e| anyhow!("writing {}: {e}", png.display()))?;
+    }
+    {
+        let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+        figure.draw(&root)?;
+        root.present()
+            .map_err(|e| anyhow!("writing {}: {e}", svg.display()))?;
+    }
+    Ok(vec![png, svg])
+}
+
+fn plot_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("plotting: {e}")
+}
+
+/// Matplotlib's tab10 palette: distinct and readable on white.
+const TAB10: [(u8, u8, u8); 10] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+];
+
+fn color(i: usize) -> RGBColor {
+    let (r, g, b) = TAB10[i % TAB10.len()];
+    RGBColor(r, g, b)
+}
+
+/// Padded range of finite values.
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(1e-3);
+    (lo - pad, hi + pad)
+}
+
+struct Curves<'a> {
+    title: &'a str,
+    y_label: &'a str,
+    curves: Vec<Curve>,
+}
+
+impl Figure for Curves<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE).map_err(plot_err)?;
+        let all = || self.curves.iter().flat_map(|(_, p)| p.iter());
+        let x_max = all().map(|p| p.0).fold(1.0, f64::max);
+        let (y_lo, y_hi) = range(all().flat_map(|p| [p.2, p.3]));
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title, ("sans-serif", 24))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(65)
+            .build_cartesian_2d(0f64..x_max, y_lo..y_hi)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("training step")
+            .y_desc(self.y_label)
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 17))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_err)?;
+        for (i, (variant, points)) in self.curves.iter().enumerate() {
+            let c = color(i);
+            if points.len() > 1 {
+                let band: Vec<(f64, f64)> = points
+                    .iter()
+                    .map(|p| (p.0, p.3))
+                    .chain(points.iter().rev().map(|p| (p.0, p.2)))
+                    .collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled())))
+                    .map_err(plot_err)?;
+            }
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().map(|p| (p.0, p.1)),
+                    c.stroke_width(2),
+                ))
+                .map_err(plot_err)?
+                .label(variant.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .label_font(("sans-serif", 15))
+            .draw()
+            .map_err(plot_err)?;
+        Ok(())
+    }
+}
+
+struct Final<'a> {
+    rows: &'a [VariantRow],
+}
+
+impl Figure for Final<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE).map_err(plot_err)?;
+        let rows: Vec<&VariantRow> = self.rows.iter().filter(|r| !r.val_bpc.is_empty()).collect();
+        let n = rows.len();
+        let (y_lo, y_hi) = range(rows.iter().flat_map(|r| r.val_bpc.iter().cloned()));
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "Final validation loss per variant (dot = mean, bar = min–max over seeds)",
+                ("sans-serif", 22),
+            )
+            .margin(15)
+            .x_label_area_size(60)
+            .y_label_area_size(65)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), y_lo..y_hi)
+            .map_err(plot_err)?;
+        let label = |x: &f64| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+                rows[i as usize].variant.clone()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .x_labels(n.max(2) * 2 + 1)
+            .x_label_formatter(&label)
+            .disable_x_mesh()
+            .y_desc("validation bits per character")
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 17))
+            .draw()
+            .map_err(plot_err)?;
+        for (i, r) in rows.iter().enumerate() {
+            let x = i as f64;
+            let c = color(i);
+            let lo = r.val_bpc.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = r.val_bpc.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let m = mean(&r.val_bpc).unwrap_or(f64::NAN);
+            chart
+                .draw_series(std::iter::once(ErrorBar::new_vertical(
+                    x,
+                    lo,
+                    m,
+                    hi,
+                    c.stroke_width(2),
+                    18,
+                )))
+                .map_err(plot_err)?;
+            chart
+                .draw_series(
+                    r.val_bpc
+                        .iter()
+                        .map(|&v| Circle::new((x + 0.12, v), 4, c.mix(0.6).filled())),
+                )
+                .map_err(plot_err)?;
+            chart
+                .draw_series(std::iter::once(Circle::new((x, m), 6, c.filled())))
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,581 @@
+//! Experiment specs: the YAML a user writes, parsed strictly and validated
+//! with errors that name the field (and the file line where it can be found).
+//!
+//! One file describes a sweep: a base trial (`task`, `data`, `model`,
+//! `train`, `device`) plus a `sweep` section. [`sweep`] expands it into fully
+//! resolved trials; a resolved trial is the same [`Spec`] with an empty sweep,
+//! and that is what gets written beside each trial's results.
+mod locate;
+pub mod sweep;
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+pub use crate::device::DeviceSpec;
+
+/// A whole experiment file (or, with an empty `sweep`, one resolved trial).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Experiment name; results go to `results/<name>/`. Defaults to the file stem.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default)]
+    pub task: Task,
+    pub data: DataSpec,
+    #[serde(default)]
+    pub model: ModelSpec,
+    #[serde(default)]
+    pub train: TrainSpec,
+    #[serde(default)]
+    pub device: DeviceSpec,
+    #[serde(default, skip_serializing_if = "SweepSpec::is_empty")]
+    pub sweep: SweepSpec,
+}
+
+/// What the network is trained to do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Character-level language model: predict the next character (many-to-many).
+    #[default]
+    CharLm,
+}
+
+impl Task {
+    /// Whether the target at step t is the input at step t+1; such tasks
+    /// cannot use a bidirectional model, which would see the answer.
+    pub fn predicts_next_token(self) -> bool {
+        matches!(self, Task::CharLm)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    pub source: Source,
+    /// Contiguous train/val/test fractions of the text, in that order.
+    #[serde(default)]
+    pub split: Split,
+    /// Use only the first `max_chars` characters of the text (before splitting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_chars: Option<usize>,
+}
+
+/// Where the text comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Source {
+    /// A corpus that ships with the pinned PyTorch wheel (no download needed).
+    Builtin {
+        #[serde(default = "default_builtin")]
+        name: String,
+    },
+    /// A UTF-8 text file; characters are Unicode scalar values.
+    File { path: PathBuf },
+    /// Jozefowicz et al. (2015) XML-nesting text, generated from `seed`.
+    Xml {
+        #[serde(default = "default_synthetic_chars")]
+        chars: usize,
+        #[serde(default)]
+        seed: u64,
+        #[serde(default = "default_xml_depth")]
+        max_depth: usize,
+    },
+    /// Memorization lines `abcde=abcde`: the part after `=` is predictable
+    /// only by remembering the random part before it.
+    Copy {
+        #[serde(default = "default_synthetic_chars")]
+        chars: usize,
+        #[serde(default)]
+        seed: u64,
+        #[serde(default = "default_copy_length")]
+        length: usize,
+        #[serde(default = "default_copy_symbols")]
+        symbols: usize,
+    },
+}
+
+fn default_builtin() -> String {
+    crate::data::builtin::DEFAULT.to_string()
+}
+fn default_synthetic_chars() -> usize {
+    200_000
+}
+fn default_xml_depth() -> usize {
+    50
+}
+fn default_copy_length() -> usize {
+    5
+}
+fn default_copy_symbols() -> usize {
+    26
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Split {
+    pub train: f64,
+    pub val: f64,
+    pub test: f64,
+}
+
+impl Default for Split {
+    fn default() -> Self {
+        Split {
+            train: 0.9,
+            val: 0.05,
+            test: 0.05,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cell {
+    RnnTanh,
+    RnnRelu,
+    Lstm,
+    Gru,
+}
+
+impl Cell {
+    /// Gate blocks stacked in `weight_ih` (PyTorch layout).
+    pub fn gates(self) -> i64 {
+        match self {
+            Cell::RnnTanh | Cell::RnnRelu => 1,
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputEncoding {
+    #[default]
+    Onehot,
+    Embedding,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSpec {
+    pub cell: Cell,
+    pub hidden: usize,
+    pub layers: usize,
+    pub bidirectional: bool,
+    /// Dropout on non-recurrent connections: between stacked layers and
+    /// before the output layer (Zaremba et al. 2014). Off in evaluation.
+    pub dropout: f64,
+    /// Feed each sequence back to front (for a language model: predict the
+    /// text right to left).
+    pub reverse_input: bool,
+    pub input: InputEncoding,
+    /// Size of the learned embedding when `input: embedding`.
+    pub embedding_size: usize,
+}
+
+impl Default for ModelSpec {
+    fn default() -> Self {
+        ModelSpec {
+            cell: Cell::Lstm,
+            hidden: 128,
+            layers: 1,
+            bidirectional: false,
+            dropout: 0.0,
+            reverse_input: false,
+            input: InputEncoding::Onehot,
+            embedding_size: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    Sgd,
+    Momentum,
+    Nesterov,
+    Adam,
+    Rmsprop,
+}
+
+/// Learning rate as a function of the step.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LrSchedule {
+    Constant,
+    /// Multiply by `gamma` every `every` steps.
+    Step {
+        every: usize,
+        gamma: f64,
+    },
+    /// Multiply by `gamma` every step.
+    Exponential {
+        gamma: f64,
+    },
+    /// Cosine from `lr` down to `min_lr` over the run.
+    Cosine {
+        #[serde(default)]
+        min_lr: f64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSpec {
+    pub optimizer: Optimizer,
+    pub lr: f64,
+    /// Momentum for `momentum`, `nesterov` (default 0.9) and `rmsprop` (default 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
+    pub weight_decay: f64,
+    pub lr_schedule: LrSchedule,
+    /// Clip gradients by their global L2 norm; `null` disables clipping.
+    pub clip_grad_norm: Option<f64>,
+    pub batch_size: usize,
+    /// Truncated-BPTT length; the hidden state is carried across consecutive batches.
+    pub bptt: usize,
+    /// Budget in optimizer steps; give `steps` or `epochs`, not both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<f64>,
+    /// Evaluate on the validation split every this many steps (and at the end).
+    pub eval_every: usize,
+    /// Validate on only the first `eval_chars` characters of the validation
+    /// split (every validation pass, so curves stay comparable); the final
+    /// test evaluation always reads the whole test split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_chars: Option<usize>,
+    /// Log training metrics every this many steps.
+    pub log_every: usize,
+    pub seed: u64,
+}
+
+impl Default for TrainSpec {
+    fn default() -> Self {
+        TrainSpec {
+            optimizer: Optimizer::Adam,
+            lr: 2e-3,
+            momentum: None,
+            weight_decay: 0.0,
+            lr_schedule: LrSchedule::Constant,
+            clip_grad_norm: Some(5.0),
+            batch_size: 32,
+            bptt: 64,
+            steps: None,
+            epochs: None,
+            eval_every: 100,
+            eval_chars: None,
+            log_every: 10,
+            seed: 0,
+        }
+    }
+}
+
+impl TrainSpec {
+    pub fn momentum_or_default(&self) -> f64 {
+        self.momentum.unwrap_or(match self.optimizer {
+            Optimizer::Momentum | Optimizer::Nesterov => 0.9,
+            _ => 0.0,
+        })
+    }
+}
+
+/// Grid axes over dotted keys and the seeds every grid point is run with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub grid: IndexMap<String, Vec<serde_yaml::Value>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
+}
+
+impl SweepSpec {
+    pub fn is_empty(&self) -> bool {
+        self.grid.is_empty() && self.seeds.is_empty()
+    }
+}
+
+/// A spec problem, naming the field and, where found, the line in the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {field}: {message}{}", line.map(|l| format!(" (line {l})")).unwrap_or_default())]
+pub struct SpecError {
+    pub origin: String,
+    pub field: String,
+    pub message: String,
+    pub line: Option<usize>,
+}
+
+/// A spec together with the text it came from, for error locations.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub spec: Spec,
+    pub origin: String,
+    pub source: String,
+}
+
+impl Loaded {
+    pub fn error(&self, field: &str, message: impl Into<String>) -> SpecError {
+        SpecError {
+            origin: self.origin.clone(),
+            field: field.to_string(),
+            message: message.into(),
+            line: locate::line_of(&self.source, field),
+        }
+    }
+}
+
+/// Reads and parses a spec file; `name` defaults to the file stem.
+pub fn load(path: &Path) -> anyhow::Result<Loaded> {
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read spec {}: {e}", path.display()))?;
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("experiment");
+    Ok(parse(&source, &path.display().to_string(), stem)?)
+}
+
+/// Parses spec text strictly: unknown keys and wrong types are errors naming the field.
+pub fn parse(source: &str, origin: &str, default_name: &str) -> Result<Loaded, SpecError> {
+    let de = serde_yaml::Deserializer::from_str(source);
+    let mut spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let line = inner
+            .location()
+            .map(|l| l.line())
+            .or_else(|| locate::line_of(source, &field));
+        let message = inner.to_string();
+        // serde_yaml appends " at line N column M"; we report the line ourselves.
+        let message = match message.find(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        SpecError {
+            origin: origin.to_string(),
+            field: field_or_root(&field),
+            message,
+            line,
+        }
+    })?;
+    if spec.name.is_empty() {
+        spec.name = default_name.to_string();
+    }
+    Ok(Loaded {
+        spec,
+        origin: origin.to_string(),
+        source: source.to_string(),
+    })
+}
+
+fn field_or_root(field: &str) -> String {
+    if field.is_empty() || field == "." {
+        "(top level)".to_string()
+    } else {
+        field.to_string()
+    }
+}
+
+impl Spec {
+    /// Checks the values serde cannot: ranges, combinations, the budget.
+    /// Returns `(field, message)` for the first problem found.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let err = |field: &str, msg: &str| Err((field.to_string(), msg.to_string()));
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return err(
+                "name",
+                "use letters, digits, '-', '_' or '.' (it names the results directory)",
+            );
+        }
+        self.check_data()?;
+        let m = &self.model;
+        if m.hidden == 0 {
+            return err("model.hidden", "must be at least 1");
+        }
+        if m.layers == 0 {
+            return err("model.layers", "must be at least 1");
+        }
+        if !(0.0..1.0).contains(&m.dropout) {
+            return err("model.dropout", "must be in [0, 1)");
+        }
+        if m.input == InputEncoding::Embedding && m.embedding_size == 0 {
+            return err("model.embedding_size", "must be at least 1");
+        }
+        if m.bidirectional && self.task.predicts_next_token() {
+            return err(
+                "model.bidirectional",
+                "a bidirectional model cannot be trained on next-token prediction: its backward \
+                 direction reads the very character it must predict, so the loss would be \
+                 meaningless; use a one-directional model for language modelling",
+            );
+        }
+        self.check_train()
+    }
+
+    fn check_data(&self) -> Result<(), (String, String)> {
+        let err = |field: &str, msg: String| Err((field.to_string(), msg));
+        let s = self.data.split;
+        for (name, v) in [("train", s.train), ("val", s.val), ("test", s.test)] {
+            if !(v > 0.0 && v < 1.0) {
+                return err(
+                    &format!("data.split.{name}"),
+                    format!("must be in (0, 1), got {v}"),
+                );
+            }
+        }
+        if ((s.train + s.val + s.test) - 1.0).abs() > 1e-6 {
+            return err(
+                "data.split",
+                format!("fractions must sum to 1, got {}", s.train + s.val + s.test),
+            );
+        }
+        if self.data.max_chars == Some(0) {
+            return err("data.max_chars", "must be at least 1".into());
+        }
+        match &self.data.source {
+            Source::Builtin { name } if !crate::data::builtin::NAMES.contains(&name.as_str()) => {
+                err(
+                    "data.source.name",
+                    format!(
+                        "unknown built-in corpus '{name}'; known: {}",
+                        crate::data::builtin::NAMES.join(", ")
+                    ),
+                )
+            }
+            Source::File { path } if path.as_os_str().is_empty() => {
+                err("data.source.path", "must name a UTF-8 text file".into())
+            }
+            Source::Xml {
+                chars, max_depth, ..
+            } => {
+                if *chars < 100 {
+                    return err("data.source.chars", "must be at least 100".into());
+                }
+                if *max_depth == 0 {
+                    return err("data.source.max_depth", "must be at least 1".into());
+                }
+                Ok(())
+            }
+            Source::Copy {
+                chars,
+                length,
+                symbols,
+                ..
+            } => {
+                if *chars < 100 {
+                    return err("data.source.chars", "must be at least 100".into());
+                }
+                if *length == 0 {
+                    return err("data.source.length", "must be at least 1".into());
+                }
+                if !(2..=26).contains(symbols) {
+                    return err("data.source.symbols", "must be between 2 and 26".into());
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn check_train(&self) -> Result<(), (String, String)> {
+        let err = |field: &str, msg: &str| Err((field.to_string(), msg.to_string()));
+        let t = &self.train;
+        if !(t.lr > 0.0 && t.lr.is_finite()) {
+            return err("train.lr", "must be a positive number");
+        }
+        if let Some(m) = t.momentum {
+            if !matches!(
+                t.optimizer,
+                Optimizer::Momentum | Optimizer::Nesterov | Optimizer::Rmsprop
+            ) {
+                return err(
+                    "train.momentum",
+                    "only momentum, nesterov and rmsprop use momentum",
+                );
+            }
+            if !(0.0..1.0).contains(&m) {
+                return err("train.momentum", "must be in [0, 1)");
+            }
+        }
+        if t.weight_decay < 0.0 {
+            return err("train.weight_decay", "must be >= 0");
+        }
+        match t.lr_schedule {
+            LrSchedule::Step { every, gamma } => {
+                if every == 0 {
+                    return err("train.lr_schedule.every", "must be at least 1");
+                }
+                if !(gamma > 0.0 && gamma <= 1.0) {
+                    return err("train.lr_schedule.gamma", "must be in (0, 1]");
+                }
+            }
+            LrSchedule::Exponential { gamma } if !(gamma > 0.0 && gamma <= 1.0) => {
+                return err("train.lr_schedule.gamma", "must be in (0, 1]");
+            }
+            LrSchedule::Cosine { min_lr } if !(min_lr >= 0.0 && min_lr < t.lr) => {
+                return err("train.lr_schedule.min_lr", "must be in [0, lr)");
+            }
+            _ => {}
+        }
+        if let Some(c) = t.clip_grad_norm {
+            if !(c > 0.0) {
+                return err(
+                    "train.clip_grad_norm",
+                    "must be positive (or null to disable clipping)",
+                );
+            }
+        }
+        if t.batch_size == 0 {
+            return err("train.batch_size", "must be at least 1");
+        }
+        if t.bptt == 0 {
+            return err("train.bptt", "must be at least 1");
+        }
+        match (t.steps, t.epochs) {
+            (None, None) => {
+                return err("train.steps", "give a budget: train.steps or train.epochs")
+            }
+            (Some(_), Some(_)) => {
+                return err("train.epochs", "give train.steps or train.epochs, not both")
+            }
+            (Some(0), _) => return err("train.steps", "must be at least 1"),
+            (_, Some(e)) if !(e > 0.0) => return err("train.epochs", "must be positive"),
+            _ => {}
+        }
+        if t.eval_every == 0 {
+            return err("train.eval_every", "must be at least 1");
+        }
+        if t.log_every == 0 {
+            return err("train.log_every", "must be at least 1");
+        }
+        if t.eval_chars == Some(0) {
+            return err("train.eval_chars", "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The text file this spec reads, if any (a relative path is relative to the working directory).
+    pub fn data_path(&self) -> Option<&Path> {
+        match &self.data.source {
+            Source::File { path } => Some(path),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,335 @@
+//! Summaries rebuilt from whatever trial directories exist: `summary.csv`
+//! (one row per trial), `summary.md` and the table printed after a sweep
+//! (one row per variant, aggregated over seeds).
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use comfy_table::Table;
+use indexmap::IndexMap;
+
+use crate::fsutil::write_atomic;
+use crate::runner::EXPERIMENT_FILE;
+use crate::spec::sweep::{self, Trial};
+use crate::trial::{self, State, Status};
+
+/// A trial directory as found on disk.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub trial: Trial,
+    pub status: Option<Status>,
+    pub dir: PathBuf,
+}
+
+impl Record {
+    /// `finished`, `diverged`, `failed`, or `incomplete` (never ended: killed or still running).
+    pub fn state(&self) -> &'static str {
+        match self.status.as_ref().map(|s| s.state) {
+            Some(State::Running) | None => "incomplete",
+            Some(s) => s.as_str(),
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.status
+            .as_ref()
+            .is_some_and(|s| s.state == State::Finished)
+    }
+
+    pub fn result(&self, key: &str) -> Option<f64> {
+        self.status
+            .as_ref()
+            .and_then(|s| s.result.get(key).copied())
+            .filter(|v| v.is_finite())
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.trial.spec.train.seed
+    }
+}
+
+/// Reads every `trials/*/` of an experiment directory, in the order of the
+/// experiment's spec when it is there (then any others by id).
+pub fn collect(exp_dir: &Path) -> Result<Vec<Record>> {
+    let trials_dir = exp_dir.join("trials");
+    let entries = std::fs::read_dir(&trials_dir).with_context(|| {
+        format!(
+            "{} has no trials/ directory: is it an rnnlab results directory?",
+            exp_dir.display()
+        )
+    })?;
+    let mut records = Vec::new();
+    for entry in entries {
+        let dir = entry?.path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let Ok(trial) = trial::read_trial(&dir) else {
+            continue;
+        };
+        let status = Status::read(&dir).ok();
+        records.push(Record { trial, status, dir });
+    }
+    if records.is_empty() {
+        bail!("no trials found under {}", trials_dir.display());
+    }
+    let order = spec_order(exp_dir);
+    records.sort_by_key(|r| {
+        (
+            order
+                .iter()
+                .position(|id| *id == r.trial.id)
+                .unwrap_or(usize::MAX),
+            r.trial.id.clone(),
+        )
+    });
+    Ok(records)
+}
+
+fn spec_order(exp_dir: &Path) -> Vec<String> {
+    let path = exp_dir.join(EXPERIMENT_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return vec![];
+    };
+    crate::spec::parse(&text, &path.display().to_string(), "experiment")
+        .ok()
+        .and_then(|l| sweep::expand(&l).ok())
+        .map(|ts| ts.into_iter().map(|t| t.id).collect())
+        .unwrap_or_default()
+}
+
+/// Result columns of `summary.csv`, in order.
+pub const RESULT_COLUMNS: &[&str] = &[
+    "train_bpc",
+    "val_loss",
+    "val_bpc",
+    "val_perplexity",
+    "val_accuracy",
+    "best_val_bpc",
+    "best_step",
+    "test_bpc",
+    "test_accuracy",
+    "tokens_per_s",
+];
+
+/// Writes `summary.csv`: one row per trial, swept parameters as columns.
+pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
+    let mut params: Vec<String> = Vec::new();
+    for r in records {
+        for k in r.trial.params.keys() {
+            if k != "train.seed" && !params.contains(k) {
+                params.push(k.clone());
+            }
+        }
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = ["trial", "variant", "seed", "status"]
+        .map(String::from)
+        .to_vec();
+    header.extend(params.iter().cloned());
+    header.extend(
+        [
+            "cell",
+            "hidden",
+            "layers",
+            "params",
+            "steps",
+            "device",
+            "elapsed_s",
+        ]
+        .map(String::from),
+    );
+    header.extend(RESULT_COLUMNS.iter().map(|s| s.to_string()));
+    header.push("message".into());
+    w.write_record(&header)?;
+    for r in records {
+        let m = &r.trial.spec.model;
+        let s = r.status.as_ref();
+        let mut row = vec![
+            r.trial.id.clone(),
+            r.trial.variant.clone(),
+            r.seed().to_string(),
+            r.state().to_string(),
+        ];
+        row.extend(
+            params
+                .iter()
+                .map(|k| r.trial.params.get(k).map(sweep::scalar).unwrap_or_default()),
+        );
+        row.push(serde_yaml::to_string(&m.cell)?.trim().to_string());
+        row.push(m.hidden.to_string());
+        row.push(m.layers.to_string());
+        row.push(s.map(|s| s.params.to_string()).unwrap_or_default());
+        row.push(s.map(|s| s.steps.to_string()).unwrap_or_default());
+        row.push(s.map(|s| s.device.clone()).unwrap_or_default());
+        row.push(s.map(|s| format!("{:.2}", s.elapsed_s)).unwrap_or_default());
+        row.extend(
+            RESULT_COLUMNS
+                .iter()
+                .map(|k| r.result(k).map(|v| format!("{v:.6}")).unwrap_or_default()),
+        );
+        row.push(s.and_then(|s| s.message.clone()).unwrap_or_default());
+        w.write_record(&row)?;
+    }
+    let path = exp_dir.join("summary.csv");
+    write_atomic(
+        &path,
+        &w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?,
+    )?;
+    Ok(path)
+}
+
+/// Aggregate of one variant over its seeds.
+#[derive(Debug, Clone)]
+pub struct VariantRow {
+    pub variant: String,
+    pub total: usize,
+    pub finished: usize,
+    pub diverged: usize,
+    pub params: Option<i64>,
+    /// Final validation bits/char of the finished seeds.
+    pub val_bpc: Vec<f64>,
+    pub best_val_bpc: Vec<f64>,
+    pub test_bpc: Vec<f64>,
+    pub val_accuracy: Vec<f64>,
+    pub tokens_per_s: Vec<f64>,
+    pub elapsed_s: Vec<f64>,
+}
+
+pub fn by_variant(records: &[Record]) -> Vec<VariantRow> {
+    let mut groups: IndexMap<String, Vec<&Record>> = IndexMap::new();
+    for r in records {
+        groups.entry(r.trial.variant.clone()).or_default().push(r);
+    }
+    groups
+        .into_iter()
+        .map(|(variant, rs)| {
+            let done: Vec<&&Record> = rs.iter().filter(|r| r.is_finished()).collect();
+            let collect = |k: &str| {
+                done.iter()
+                    .filter_map(|r| r.result(k))
+                    .collect::<Vec<f64>>()
+            };
+            VariantRow {
+                total: rs.len(),
+                finished: done.len(),
+                diverged: rs.iter().filter(|r| r.state() == "diverged").count(),
+                params: rs
+                    .iter()
+                    .find_map(|r| r.status.as_ref().map(|s| s.params))
+                    .filter(|&p| p > 0),
+                val_bpc: collect("val_bpc"),
+                best_val_bpc: collect("best_val_bpc"),
+                test_bpc: collect("test_bpc"),
+                val_accuracy: collect("val_accuracy"),
+                tokens_per_s: collect("tokens_per_s"),
+                elapsed_s: done
+                    .iter()
+                    .filter_map(|r| r.status.as_ref().map(|s| s.elapsed_s))
+                    .collect(),
+                variant,
+            }
+        })
+        .collect()
+}
+
+pub fn mean(xs: &[f64]) -> Option<f64> {
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+/// Sample standard deviation (n − 1); `None` for fewer than two values.
+pub fn std_dev(xs: &[f64]) -> Option<f64> {
+    let m = mean(xs)?;
+    (xs.len() > 1)
+        .then(|| (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt())
+}
+
+fn fmt_mean(xs: &[f64], digits: usize) -> String {
+    match (mean(xs), std_dev(xs)) {
+        (Some(m), Some(s)) => format!("{m:.digits$} ± {s:.digits$}"),
+        (Some(m), None) => format!("{m:.digits$}"),
+        _ => "—".into(),
+    }
+}
+
+fn table_rows(rows: &[VariantRow]) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec![
+        "variant",
+        "trials ok",
+        "params",
+        "val bits/char",
+        "best val bpc",
+        "test bits/char",
+        "val acc",
+        "tokens/s",
+        "time/trial",
+    ];
+    let body = rows
+        .iter()
+        .map(|r| {
+            let mut ok = format!("{}/{}", r.finished, r.total);
+            if r.diverged > 0 {
+                ok.push_str(&format!(" ({} diverged)", r.diverged));
+            }
+            vec![
+                r.variant.clone(),
+                ok,
+                r.params
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "—".into()),
+                fmt_mean(&r.val_bpc, 3),
+                fmt_mean(&r.best_val_bpc, 3),
+                fmt_mean(&r.test_bpc, 3),
+                fmt_mean(&r.val_accuracy, 3),
+                mean(&r.tokens_per_s)
+                    .map(|v| format!("{v:.0}"))
+                    .unwrap_or_else(|| "—".into()),
+                mean(&r.elapsed_s)
+                    .map(|v| format!("{v:.0}s"))
+                    .unwrap_or_else(|| "—".into()),
+            ]
+        })
+        .collect();
+    (header, body)
+}
+
+/// The per-variant table for the terminal.
+pub fn terminal_table(rows: &[VariantRow]) -> String {
+    let (header, body) = table_rows(rows);
+    let mut t = Table::new();
+    t.set_header(header);
+    for row in body {
+        t.add_row(row);
+    }
+    t.to_string()
+}
+
+/// Writes `summary.md`: the per-variant table (mean ± sd over seeds).
+pub fn write_markdown(exp_dir: &Path, name: &str, rows: &[VariantRow]) -> Result<PathBuf> {
+    let (header, body) = table_rows(rows);
+    let mut md = format!(
+        "# {name}\n\nFinal metrics per variant, mean ± sample standard deviation over finished seeds \
+         (bits/char = nats/char ÷ ln 2).\n\n| {} |\n|{}|\n",
+        header.join(" | "),
+        header.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+    );
+    for row in body {
+        md.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    let path = exp_dir.join("summary.md");
+    write_atomic(&path, md.as_bytes())?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments() {
+        assert_eq!(mean(&[]), None);
+        assert_eq!(mean(&[1.0, 2.0, 3.0]), Some(2.0));
+        assert_eq!(std_dev(&[5.0]), None);
+        assert!((std_dev(&[1.0, 2.0, 3.0, 4.0]).unwrap() - 1.2909944487358056).abs() < 1e-12);
+        assert_eq!(fmt_mean(&[1.0, 3.0], 2), "2.00 ± 1.41");
+    }
+}

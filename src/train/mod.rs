@@ -1,0 +1,337 @@
+//! The training loop: stateful truncated BPTT over contiguous streams (as in
+//! char-rnn), evaluation without gradients and with dropout off. The loop
+//! knows nothing about files; it reports to an [`Observer`].
+pub mod optim;
+
+use std::time::Instant;
+
+use anyhow::Result;
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::data::{self, Corpus, Windows};
+use crate::metrics::{bits, perplexity};
+use crate::model::{self, CharRnn, State};
+use crate::spec::Spec;
+
+/// Loss and accuracy over a split.
+#[derive(Debug, Clone, Copy)]
+pub struct Eval {
+    /// Mean cross-entropy, nats per character.
+    pub loss: f64,
+    pub accuracy: f64,
+    pub chars: usize,
+}
+
+impl Eval {
+    pub fn metrics(&self) -> [(&'static str, f64); 4] {
+        [
+            ("loss", self.loss),
+            ("bpc", bits(self.loss)),
+            ("perplexity", perplexity(self.loss)),
+            ("accuracy", self.accuracy),
+        ]
+    }
+}
+
+/// Training metrics averaged over one logging interval.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainLog {
+    pub step: usize,
+    pub epoch: f64,
+    pub loss: f64,
+    pub grad_norm: f64,
+    pub lr: f64,
+    pub tokens_per_s: f64,
+    pub elapsed_s: f64,
+}
+
+impl TrainLog {
+    pub fn metrics(&self) -> [(&'static str, f64); 7] {
+        [
+            ("loss", self.loss),
+            ("bpc", bits(self.loss)),
+            ("grad_norm", self.grad_norm),
+            ("lr", self.lr),
+            ("epoch", self.epoch),
+            ("tokens_per_s", self.tokens_per_s),
+            ("elapsed_s", self.elapsed_s),
+        ]
+    }
+}
+
+/// What the loop reports as it goes; returning an error stops training.
+pub trait Observer {
+    fn train(&mut self, log: &TrainLog) -> Result<()>;
+    fn eval(&mut self, step: usize, split: &str, eval: &Eval) -> Result<()>;
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Finished,
+    /// The loss (or gradient norm) became NaN or infinite at this step.
+    Diverged {
+        step: usize,
+        what: String,
+    },
+}
+
+/// Final numbers of a run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub steps: usize,
+    pub last_train: Option<TrainLog>,
+    pub val: Option<Eval>,
+    pub test: Option<Eval>,
+    pub best_val: Option<(usize, Eval)>,
+    /// Training throughput over the whole run, evaluation time excluded.
+    pub tokens_per_s: f64,
+}
+
+pub struct Trainer<'a> {
+    spec: &'a Spec,
+    corpus: &'a Corpus,
+    device: Device,
+    vs: nn::VarStore,
+    model: CharRnn,
+    opt: nn::Optimizer,
+    vars: Vec<Tensor>,
+    windows: Windows,
+    state: State,
+    total_steps: usize,
+}
+
+impl<'a> Trainer<'a> {
+    /// Seeds libtorch, builds the model and optimizer on `device`.
+    pub fn new(spec: &'a Spec, corpus: &'a Corpus, device: Device) -> Result<Trainer<'a>> {
+        tch::manual_seed(spec.train.seed as i64);
+        if device.is_cuda() {
+            tch::Cuda::manual_seed_all(spec.train.seed);
+        }
+        let vs = nn::VarStore::new(device);
+        let model = CharRnn::new(&vs.root(), &spec.model, corpus.vocab.len());
+        let opt = optim::build(&vs, &spec.train)?;
+        let vars = vs.trainable_variables();
+        let batch = spec.train.batch_size;
+        let windows = Windows::new(
+            data::streams(&corpus.train, batch).to_device(device),
+            spec.train.bptt,
+        );
+        let total_steps = match (spec.train.steps, spec.train.epochs) {
+            (Some(s), _) => s,
+            (None, Some(e)) => ((e * windows.per_epoch() as f64).ceil() as usize).max(1),
+            (None, None) => anyhow::bail!("train: no budget (train.steps or train.epochs)"),
+        };
+        let state = model.zero_state(batch as i64);
+        Ok(Trainer {
+            spec,
+            corpus,
+            device,
+            vs,
+            model,
+            opt,
+            vars,
+            windows,
+            state,
+            total_steps,
+        })
+    }
+
+    pub fn total_steps(&self) -> usize {
+        self.total_steps
+    }
+
+    pub fn parameter_count(&self) -> i64 {
+        model::parameter_count(&self.vs)
+    }
+
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    /// One optimizer step on the next window. Returns the window's summed
+    /// loss and the gradient norm as device scalars (no host sync), and the
+    /// number of target characters.
+    pub fn step(&mut self, step: usize) -> (Tensor, Tensor, usize) {
+        let window = self.windows.next_window();
+        if window.starts_epoch {
+            self.state = self.model.zero_state(self.spec.train.batch_size as i64);
+        }
+        self.opt
+            .set_lr(optim::lr_at(&self.spec.train, step, self.total_steps));
+        let (logits, state) = self.model.forward(&window.input, &self.state, true);
+        let (loss_sum, _) = model::loss_and_correct(&logits, &window.target);
+        let chars = window.target.numel();
+        self.opt.zero_grad();
+        (&loss_sum / chars as f64).backward();
+        let grad_norm = optim::clip_grad_norm(&self.vars, self.spec.train.clip_grad_norm);
+        self.opt.step();
+        self.state = state.detach();
+        (loss_sum.detach(), grad_norm, chars)
+    }
+
+    /// Mean loss and accuracy over `ids` (the first `max_chars` of them if
+    /// given), read as `batch` parallel streams from a zero state, without
+    /// gradients and with dropout off.
+    pub fn evaluate(&self, ids: &[i64], max_chars: Option<usize>) -> Eval {
+        let ids = &ids[..max_chars.unwrap_or(ids.len()).min(ids.len())];
+        let rows = data::streams(ids, self.spec.train.batch_size).to_device(self.device);
+        let chunk = self.spec.train.bptt.max(256) as i64;
+        tch::no_grad(|| {
+            let (batch, len) = (rows.size()[0], rows.size()[1]);
+            let mut state = self.model.zero_state(batch);
+            let mut loss = Tensor::zeros([], (Kind::Float, self.device));
+            let mut correct = Tensor::zeros([], (Kind::Float, self.device));
+            let mut pos = 0;
+            while pos < len - 1 {
+                let n = chunk.min(len - 1 - pos);
+                let (logits, next) = self.model.forward(&rows.narrow(1, pos, n), &state, false);
+                let (l, c) = model::loss_and_correct(&logits, &rows.narrow(1, pos + 1, n));
+                loss += l;
+                correct += c;
+                state = next;
+                pos += n;
+            }
+            let chars = (batch * (len - 1)).max(1) as f64;
+            Eval {
+                loss: f64::try_from(loss).unwrap_or(f64::NAN) / chars,
+                accuracy: f64::try_from(correct).unwrap_or(f64::NAN) / chars,
+                chars: chars as usize,
+            }
+        })
+    }
+
+    /// Trains for the whole budget, evaluating on validation every
+    /// `eval_every` steps and on validation and test at the end (all
+    /// validation passes use the same characters, so they compare). Stops early,
+    /// with [`Outcome::Diverged`], when the loss stops being finite.
+    pub fn run(&mut self, observer: &mut dyn Observer) -> Result<Report> {
+        let t = &self.spec.train;
+        let (log_every, eval_every, total) = (t.log_every, t.eval_every, self.total_steps);
+        let start = Instant::now();
+        let mut train_time = 0.0;
+        let mut train_tokens = 0usize;
+        let mut interval = Interval::new(self.device);
+        let mut report = Report {
+            outcome: Outcome::Finished,
+            steps: 0,
+            last_train: None,
+            val: None,
+            test: None,
+            best_val: None,
+            tokens_per_s: 0.0,
+        };
+        for step in 1..=total {
+            let lr = optim::lr_at(t, step - 1, total);
+            let (loss, norm, chars) = self.step(step - 1);
+            interval.add(&loss, &norm, chars);
+            report.steps = step;
+            if step % log_every == 0 || step == total {
+                let (log, seconds) = interval.finish(step, lr, &self.windows, start);
+                train_time += seconds;
+                train_tokens += interval.chars;
+                interval = Interval::new(self.device);
+                observer.train(&log)?;
+                report.last_train = Some(log);
+                if !log.loss.is_finite() || !log.grad_norm.is_finite() {
+                    let what = if log.loss.is_finite() {
+                        "gradient norm"
+                    } else {
+                        "training loss"
+                    };
+                    report.outcome = Outcome::Diverged {
+                        step,
+                        what: format!("{what} became {}", log.loss.min(log.grad_norm)),
+                    };
+                    break;
+                }
+            }
+            if step % eval_every == 0 && step != total {
+                let val = self.evaluate(&self.corpus.val, t.eval_chars);
+                observer.eval(step, "val", &val)?;
+                track_best(&mut report.best_val, step, val);
+            }
+        }
+        report.tokens_per_s = if train_time > 0.0 {
+            train_tokens as f64 / train_time
+        } else {
+            0.0
+        };
+        if matches!(report.outcome, Outcome::Finished) {
+            let val = self.evaluate(&self.corpus.val, t.eval_chars);
+            observer.eval(report.steps, "val", &val)?;
+            track_best(&mut report.best_val, report.steps, val);
+            let test = self.evaluate(&self.corpus.test, None);
+            observer.eval(report.steps, "test", &test)?;
+            if !val.loss.is_finite() {
+                report.outcome = Outcome::Diverged {
+                    step: report.steps,
+                    what: "validation loss is not finite".into(),
+                };
+            }
+            report.val = Some(val);
+            report.test = Some(test);
+        }
+        Ok(report)
+    }
+}
+
+fn track_best(best: &mut Option<(usize, Eval)>, step: usize, eval: Eval) {
+    if eval.loss.is_finite() && best.is_none_or(|(_, b)| eval.loss < b.loss) {
+        *best = Some((step, eval));
+    }
+}
+
+/// Device-side sums over a logging interval, fetched once at its end.
+struct Interval {
+    loss: Tensor,
+    norm: Tensor,
+    steps: usize,
+    chars: usize,
+    started: Instant,
+}
+
+impl Interval {
+    fn new(device: Device) -> Interval {
+        let zero = || Tensor::zeros([], (Kind::Float, device));
+        Interval {
+            loss: zero(),
+            norm: zero(),
+            steps: 0,
+            chars: 0,
+            started: Instant::now(),
+        }
+    }
+
+    fn add(&mut self, loss: &Tensor, norm: &Tensor, chars: usize) {
+        self.loss += loss;
+        self.norm += norm;
+        self.steps += 1;
+        self.chars += chars;
+    }
+
+    /// Syncs with the device and returns the interval's log and its duration.
+    fn finish(
+        &self,
+        step: usize,
+        lr: f64,
+        windows: &Windows,
+        run_start: Instant,
+    ) -> (TrainLog, f64) {
+        let loss = f64::try_from(&self.loss).unwrap_or(f64::NAN) / self.chars.max(1) as f64;
+        let grad_norm = f64::try_from(&self.norm).unwrap_or(f64::NAN) / self.steps.max(1) as f64;
+        let seconds = self.started.elapsed().as_secs_f64();
+        let epoch = step as f64 / windows.per_epoch() as f64;
+        let log = TrainLog {
+            step,
+            epoch,
+            loss,
+            grad_norm,
+            lr,
+            tokens_per_s: self.chars as f64 / seconds.max(1e-9),
+            elapsed_s: run_start.elapsed().as_secs_f64(),
+        };
+        (log, seconds)
+    }
+}
