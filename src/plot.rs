@@ -199,6 +199,7 @@ impl Figure for Curves<'_> {
         chart
             .configure_mesh()
             .x_desc("training step")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc(self.y_label)
             .label_style(("sans-serif", 15))
             .axis_desc_style(("sans-serif", 17))

@@ -11,10 +11,10 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 
 use crate::data::{self, Corpus};
 use crate::fsutil::write_atomic;
@@ -135,18 +135,20 @@ pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Resu
     );
     overall.set_prefix("sweep");
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
-    let failures: usize = pool.install(|| {
-        pending
-            .par_iter()
-            .map(|t| {
-                let bar = bars.insert_before(&overall, ProgressBar::new(1));
+    let failures = AtomicUsize::new(0);
+    // FIFO: trials start in the order the spec lists them.
+    pool.scope_fifo(|scope| {
+        for t in &pending {
+            let (bars, overall, failures, exp_dir) = (&bars, &overall, &failures, &exp_dir);
+            scope.spawn_fifo(move |_| {
+                let bar = bars.insert_before(overall, ProgressBar::new(1));
                 bar.set_style(
                     ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}")
                         .expect("template")
                         .progress_chars("=> "),
                 );
                 bar.set_prefix(short(&t.id));
-                let status = run_child(opts, &exp_dir, t, threads, &bar);
+                let status = run_child(opts, exp_dir, t, threads, &bar);
                 bar.finish_and_clear();
                 bars.remove(&bar);
                 overall.inc(1);
@@ -155,10 +157,13 @@ pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Resu
                     Err(e) => format!("{:<28} failed: {e:#}", t.id),
                 };
                 bars.suspend(|| eprintln!("{line}"));
-                usize::from(!status.is_ok_and(|s| s.state.is_done()))
-            })
-            .sum()
+                if !status.is_ok_and(|s| s.state.is_done()) {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
     });
+    let failures = failures.into_inner();
     overall.finish_and_clear();
     Ok((pending.len(), failures))
 }

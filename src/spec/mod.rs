@@ -532,7 +532,7 @@ impl Spec {
             _ => {}
         }
         if let Some(c) = t.clip_grad_norm {
-            if !(c > 0.0) {
+            if c.is_nan() || c <= 0.0 {
                 return err(
                     "train.clip_grad_norm",
                     "must be positive (or null to disable clipping)",
@@ -553,7 +553,9 @@ impl Spec {
                 return err("train.epochs", "give train.steps or train.epochs, not both")
             }
             (Some(0), _) => return err("train.steps", "must be at least 1"),
-            (_, Some(e)) if !(e > 0.0) => return err("train.epochs", "must be positive"),
+            (_, Some(e)) if e.is_nan() || e <= 0.0 => {
+                return err("train.epochs", "must be positive")
+            }
             _ => {}
         }
         if t.eval_every == 0 {
