@@ -125,6 +125,44 @@ fn tiny_sweep_writes_metrics_summary_and_plots() {
     );
 }
 
+/// The default experiment itself (built-in corpus, all six variants), shrunk
+/// to seconds with overrides.
+#[test]
+fn default_experiment_runs_at_tiny_scale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sets = [
+        "train.steps=6",
+        "train.eval_every=3",
+        "train.log_every=3",
+        "model.hidden=8",
+        "data.max_chars=40000",
+        "sweep.seeds=[1]",
+        "device=cpu",
+    ];
+    let mut args = vec![
+        "run",
+        "experiments/default.yaml",
+        "--results",
+        tmp.path().to_str().unwrap(),
+    ];
+    for s in &sets {
+        args.extend(["--set", s]);
+    }
+    let out = rnnlab(&args, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let exp = tmp.path().join("default");
+    assert_eq!(column(&exp, "status"), vec!["finished"; 6]);
+    assert_eq!(
+        column(&exp, "model.layers"),
+        vec!["1", "2", "1", "2", "1", "2"]
+    );
+    let spec = std::fs::read_to_string(exp.join("experiment.yaml")).unwrap();
+    assert!(
+        spec.contains("max_chars: 40000") && spec.contains("torch-nn-modules"),
+        "{spec}"
+    );
+}
+
 #[test]
 fn same_spec_and_seed_give_the_same_numbers() {
     let tmp = tempfile::tempdir().unwrap();
