@@ -7,6 +7,7 @@
 //! sweep, one process per trial) → [`summary`] and [`plot`], which read only
 //! the trial directories.
 pub mod bench;
+pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod fsutil;

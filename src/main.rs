@@ -200,10 +200,21 @@ fn run_single(
     if std::env::var("RNNLAB_TEST_CRASH_TRIAL").is_ok_and(|prefix| t.id.starts_with(&prefix)) {
         std::process::abort();
     }
+    // Test hook: abort the trial process (as a kill would) after this training step.
+    let abort_after = std::env::var("RNNLAB_TEST_ABORT_AFTER_STEP")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
     let status = if args.progress {
-        trial::run(t, &dir, device, threads, &mut runner::ChildProgress)?
+        trial::run(
+            t,
+            &dir,
+            device,
+            threads,
+            &mut runner::ChildProgress,
+            abort_after,
+        )?
     } else {
-        trial::run(t, &dir, device, threads, &mut ())?
+        trial::run(t, &dir, device, threads, &mut (), abort_after)?
     };
     eprintln!(
         "{}: {} in {:.1}s — {}",

@@ -34,6 +34,7 @@ pub struct Row {
 pub struct MetricsLog {
     file: File,
     trial: String,
+    rows: usize,
 }
 
 impl MetricsLog {
@@ -49,7 +50,42 @@ impl MetricsLog {
         Ok(MetricsLog {
             file,
             trial: trial.to_string(),
+            rows: 0,
         })
+    }
+
+    /// Continues a `metrics.csv` from its first `keep` rows (those written
+    /// up to a checkpoint), dropping any written after it by the attempt
+    /// that died, so the resumed file has no duplicates.
+    pub fn resume(path: &Path, trial: &str, keep: usize) -> Result<MetricsLog> {
+        let rows = read(path)?;
+        if rows.len() < keep {
+            anyhow::bail!(
+                "{} has {} rows, fewer than the {keep} the checkpoint was taken after",
+                path.display(),
+                rows.len()
+            );
+        }
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for row in &rows[..keep] {
+            w.serialize(row)?;
+        }
+        let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+        crate::fsutil::write_atomic(path, &bytes)?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(MetricsLog {
+            file,
+            trial: trial.to_string(),
+            rows: keep,
+        })
+    }
+
+    /// Rows written so far (by this and any resumed-from attempt).
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 
     /// Appends one row per metric, all in a single write.
@@ -69,6 +105,7 @@ impl MetricsLog {
         let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
         self.file.write_all(&bytes).context("writing metrics.csv")?;
         self.file.flush()?;
+        self.rows += metrics.len();
         Ok(())
     }
 }
@@ -126,5 +163,12 @@ mod tests {
             .write_all(b"t1,30,tra")
             .unwrap();
         assert_eq!(read(&path).unwrap().len(), 3);
+        // Resuming keeps the first rows and appends after them.
+        let mut log = MetricsLog::resume(&path, "t1", 2).unwrap();
+        log.write(20, "val", &[("loss", 2.0)]).unwrap();
+        let rows = read(&path).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[2].step, rows[2].value), (20, 2.0));
+        assert!(MetricsLog::resume(&path, "t1", 9).is_err());
     }
 }

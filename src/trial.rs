@@ -6,7 +6,11 @@
 //!   status.json   running | finished | diverged | failed, with final metrics
 //!   metrics.csv   tidy metric rows (trial, step, split, metric, value)
 //!   log.txt       what the trial printed (when run by `rnnlab run`)
+//!   checkpoint-last/, checkpoint-best/   see [`crate::checkpoint`]
 //! ```
+//!
+//! A trial that did not end (killed, failed) and has a `checkpoint-last/`
+//! is resumed from it; one that finished or diverged is rerun from scratch.
 //!
 //! Summaries and plots are rebuilt from these directories alone.
 use std::path::{Path, PathBuf};
@@ -16,11 +20,12 @@ use anyhow::{Context, Result};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Corpus;
+use crate::checkpoint;
+use crate::data::{Corpus, Vocab};
 use crate::fsutil::write_atomic;
 use crate::metrics::{bits, MetricsLog};
 use crate::spec::sweep::Trial;
-use crate::train::{Eval, Observer, Outcome, TrainLog, Trainer};
+use crate::train::{Eval, Observer, Outcome, Snapshot, TrainLog, Trainer, Which};
 
 pub const SPEC_FILE: &str = "trial.yaml";
 pub const STATUS_FILE: &str = "status.json";
@@ -117,15 +122,26 @@ impl Progress for () {
     fn update(&mut self, _: usize, _: usize, _: f64) {}
 }
 
-/// Runs `trial` into `dir` on `device`. Errors inside training are recorded
-/// in `status.json` as `failed` and returned; a diverged run is a result.
+/// Runs `trial` into `dir` on `device`, resuming from `checkpoint-last/`
+/// if an earlier attempt left one without ending. Errors inside training
+/// are recorded in `status.json` as `failed` and returned; a diverged run
+/// is a result. `abort_after` (a test hook) aborts the process once the
+/// training log of that step is written, like a kill would.
 pub fn run(
     trial: &Trial,
     dir: &Path,
     device: tch::Device,
     threads: usize,
     progress: &mut dyn Progress,
+    abort_after: Option<usize>,
 ) -> Result<Status> {
+    let resume = match Status::read(dir) {
+        Ok(s) if s.state.is_done() => {
+            checkpoint::remove_all(dir)?;
+            None
+        }
+        _ => checkpoint::find(dir, Which::Last),
+    };
     write_spec(dir, trial)?;
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -145,7 +161,15 @@ pub fn run(
     };
     status.write(dir)?;
     let clock = Instant::now();
-    let outcome = train_into(trial, dir, device, &mut status, progress);
+    let outcome = train_into(
+        trial,
+        dir,
+        device,
+        &mut status,
+        progress,
+        resume.as_deref(),
+        abort_after,
+    );
     status.elapsed_s = clock.elapsed().as_secs_f64();
     if let Err(e) = &outcome {
         status.state = State::Failed;
@@ -161,16 +185,43 @@ fn train_into(
     device: tch::Device,
     status: &mut Status,
     progress: &mut dyn Progress,
+    resume: Option<&Path>,
+    abort_after: Option<usize>,
 ) -> Result<()> {
     let corpus = Corpus::load(&trial.spec)?;
     let mut trainer = Trainer::new(&trial.spec, &corpus, device)?;
     status.total_steps = trainer.total_steps();
     status.params = trainer.parameter_count();
+    let metrics = dir.join(METRICS_FILE);
+    let log = match resume {
+        Some(ckpt) => {
+            let (snapshot, rows) = checkpoint::read(ckpt)?;
+            let step = snapshot.position.step;
+            trainer
+                .restore(snapshot)
+                .with_context(|| format!("cannot resume from {}", ckpt.display()))?;
+            eprintln!(
+                "{}: resuming from {} (step {step})",
+                trial.id,
+                ckpt.display()
+            );
+            status.message = Some(format!("resumed from step {step}"));
+            MetricsLog::resume(&metrics, &trial.id, rows)?
+        }
+        None => {
+            checkpoint::remove_all(dir)?;
+            MetricsLog::create(&metrics, &trial.id)?
+        }
+    };
     status.write(dir)?;
     let mut sink = Sink {
-        log: MetricsLog::create(&dir.join(METRICS_FILE), &trial.id)?,
+        log,
         progress,
         total: trainer.total_steps(),
+        dir,
+        trial,
+        vocab: &corpus.vocab,
+        abort_after,
     };
     let report = trainer.run(&mut sink)?;
     status.steps = report.steps;
@@ -214,16 +265,35 @@ struct Sink<'p> {
     log: MetricsLog,
     progress: &'p mut dyn Progress,
     total: usize,
+    dir: &'p Path,
+    trial: &'p Trial,
+    vocab: &'p Vocab,
+    abort_after: Option<usize>,
 }
 
 impl Observer for Sink<'_> {
     fn train(&mut self, log: &TrainLog) -> Result<()> {
         self.log.write(log.step, "train", &log.metrics())?;
         self.progress.update(log.step, self.total, log.loss);
+        if self.abort_after.is_some_and(|k| log.step >= k) {
+            std::process::abort();
+        }
         Ok(())
     }
 
     fn eval(&mut self, step: usize, split: &str, eval: &Eval) -> Result<()> {
         self.log.write(step, split, &eval.metrics())
+    }
+
+    fn checkpoint(&mut self, which: Which, snapshot: &Snapshot) -> Result<()> {
+        checkpoint::write(
+            self.dir,
+            which,
+            snapshot,
+            self.log.rows(),
+            self.trial,
+            self.vocab,
+        )?;
+        Ok(())
     }
 }

@@ -33,6 +33,19 @@ impl Vocab {
         Vocab { chars, index }
     }
 
+    /// A vocabulary from its characters in id order (as a checkpoint stores them).
+    pub fn from_chars(chars: Vec<char>) -> Result<Vocab> {
+        let index: HashMap<char, i64> = chars
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (c, i as i64))
+            .collect();
+        if index.len() != chars.len() {
+            bail!("the vocabulary lists a character twice");
+        }
+        Ok(Vocab { chars, index })
+    }
+
     pub fn len(&self) -> usize {
         self.chars.len()
     }
@@ -224,6 +237,17 @@ impl Windows {
     pub fn per_epoch(&self) -> usize {
         let usable = self.data.size()[1] - 1;
         ((usable + self.bptt - 1) / self.bptt) as usize
+    }
+
+    /// Offset of the next window and the number of completed passes.
+    pub fn position(&self) -> (i64, usize) {
+        (self.pos, self.epoch)
+    }
+
+    /// Continues from a [`Windows::position`] (of the same streams and bptt).
+    pub fn seek(&mut self, offset: i64, epoch: usize) {
+        self.pos = offset.clamp(0, (self.data.size()[1] - 1).max(0));
+        self.epoch = epoch;
     }
 
     pub fn next_window(&mut self) -> Window {

@@ -255,6 +255,11 @@ pub struct TrainSpec {
     pub eval_chars: Option<usize>,
     /// Log training metrics every this many steps.
     pub log_every: usize,
+    /// Save `checkpoint-last/` every this many steps (and after the last
+    /// step); defaults to `eval_every`. Does not change the numbers, so it is
+    /// not part of the trial id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<usize>,
     pub seed: u64,
 }
 
@@ -274,12 +279,17 @@ impl Default for TrainSpec {
             eval_every: 100,
             eval_chars: None,
             log_every: 10,
+            checkpoint_every: None,
             seed: 0,
         }
     }
 }
 
 impl TrainSpec {
+    pub fn checkpoint_every_or_default(&self) -> usize {
+        self.checkpoint_every.unwrap_or(self.eval_every).max(1)
+    }
+
     pub fn momentum_or_default(&self) -> f64 {
         self.momentum.unwrap_or(match self.optimizer {
             Optimizer::Momentum | Optimizer::Nesterov => 0.9,
@@ -563,6 +573,9 @@ impl Spec {
         }
         if t.log_every == 0 {
             return err("train.log_every", "must be at least 1");
+        }
+        if t.checkpoint_every == Some(0) {
+            return err("train.checkpoint_every", "must be at least 1");
         }
         if t.eval_chars == Some(0) {
             return err("train.eval_chars", "must be at least 1");

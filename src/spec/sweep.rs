@@ -165,12 +165,13 @@ fn trial_id(point: &[(String, Value)], seed: u64, spec: &Spec) -> String {
 }
 
 /// SHA-256 of the canonical JSON of what affects the numbers: everything
-/// but the experiment's name, description and device.
+/// but the experiment's name, description, device and checkpoint interval.
 pub fn spec_hash(spec: &Spec) -> String {
     let mut s = spec.clone();
     s.name.clear();
     s.description.clear();
     s.device = Default::default();
+    s.train.checkpoint_every = None;
     let json = serde_json::to_string(&s).expect("spec serialises");
     let digest = Sha256::digest(json.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()

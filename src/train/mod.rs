@@ -1,11 +1,13 @@
 //! The training loop: stateful truncated BPTT over contiguous streams (as in
 //! char-rnn), evaluation without gradients and with dropout off. The loop
-//! knows nothing about files; it reports to an [`Observer`].
+//! knows nothing about files; it reports to an [`Observer`], including the
+//! [`Snapshot`]s a checkpoint is made of, and continues from one exactly.
 pub mod optim;
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::data::{self, Corpus, Windows};
@@ -14,7 +16,7 @@ use crate::model::{self, CharRnn, State};
 use crate::spec::Spec;
 
 /// Loss and accuracy over a split.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Eval {
     /// Mean cross-entropy, nats per character.
     pub loss: f64,
@@ -63,6 +65,61 @@ impl TrainLog {
 pub trait Observer {
     fn train(&mut self, log: &TrainLog) -> Result<()>;
     fn eval(&mut self, step: usize, split: &str, eval: &Eval) -> Result<()>;
+    /// A point the run can be continued from: every `checkpoint_every` steps
+    /// and after the last step ([`Which::Last`]), and at each new best
+    /// validation loss ([`Which::Best`]).
+    fn checkpoint(&mut self, _which: Which, _snapshot: &Snapshot) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Last,
+    Best,
+}
+
+/// Where a run stands, beyond its tensors: enough, with a [`Snapshot`]'s
+/// tensors, to continue it and compute exactly what an uninterrupted run would.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Position {
+    /// Completed optimizer steps.
+    pub step: usize,
+    pub total_steps: usize,
+    /// The training window iterator: offset into the streams and passes done.
+    pub window_offset: i64,
+    pub epoch: usize,
+    pub best_val: Option<(usize, Eval)>,
+    /// Sums of the logging interval in progress (`f32` device values, exact in `f64`).
+    pub interval_loss: f64,
+    pub interval_grad_norm: f64,
+    pub interval_steps: usize,
+    pub interval_chars: usize,
+    pub train_time_s: f64,
+    pub train_tokens: usize,
+    /// Dropout randomness: libtorch is reseeded before every step with
+    /// [`step_seed`]`(seed, step)`, so no generator state needs saving.
+    pub seed: u64,
+}
+
+/// A checkpoint's contents: named tensors plus the [`Position`].
+pub struct Snapshot {
+    /// Parameters under their PyTorch-style names (`rnn.weight_ih_l0`, `head.weight`).
+    pub model: Vec<(String, Tensor)>,
+    /// Optimizer buffers (`<param>.exp_avg`, …) and `step`.
+    pub optimizer: Vec<(String, Tensor)>,
+    /// The hidden state carried into the next training window (`h`, and `c` for an LSTM).
+    pub hidden: Vec<(String, Tensor)>,
+    pub position: Position,
+}
+
+/// The libtorch seed for training step `step` (0-based) of a run seeded `seed`.
+pub fn step_seed(seed: u64, step: usize) -> i64 {
+    // SplitMix64 finaliser: distinct, well-mixed seeds for neighbouring steps.
+    let mut z = seed.wrapping_add((step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 1) as i64
 }
 
 /// How a run ended.
@@ -95,11 +152,12 @@ pub struct Trainer<'a> {
     device: Device,
     vs: nn::VarStore,
     model: CharRnn,
-    opt: nn::Optimizer,
+    opt: optim::Optimizer,
     vars: Vec<Tensor>,
     windows: Windows,
     state: State,
     total_steps: usize,
+    resume: Option<Position>,
 }
 
 impl<'a> Trainer<'a> {
@@ -111,8 +169,9 @@ impl<'a> Trainer<'a> {
         }
         let vs = nn::VarStore::new(device);
         let model = CharRnn::new(&vs.root(), &spec.model, corpus.vocab.len());
-        let opt = optim::build(&vs, &spec.train)?;
-        let vars = vs.trainable_variables();
+        let params = named_variables(&vs);
+        let vars = params.iter().map(|(_, t)| t.shallow_clone()).collect();
+        let opt = optim::Optimizer::new(params, &spec.train);
         let batch = spec.train.batch_size;
         let windows = Windows::new(
             data::streams(&corpus.train, batch).to_device(device),
@@ -135,7 +194,37 @@ impl<'a> Trainer<'a> {
             windows,
             state,
             total_steps,
+            resume: None,
         })
+    }
+
+    /// Continues from a snapshot (see [`Trainer::snapshot`]) on the next [`Trainer::run`].
+    pub fn restore(&mut self, snapshot: Snapshot) -> Result<()> {
+        let p = &snapshot.position;
+        if p.total_steps != self.total_steps || p.step > self.total_steps {
+            bail!(
+                "the checkpoint is at step {} of {}, this run has {} steps",
+                p.step,
+                p.total_steps,
+                self.total_steps
+            );
+        }
+        load_named(&named_variables(&self.vs), snapshot.model, "model")?;
+        self.opt.load_state(snapshot.optimizer)?;
+        // A zero state's h and c share storage; restore into separate tensors.
+        let zero = self.model.zero_state(self.spec.train.batch_size as i64);
+        let state = match zero {
+            State::Lstm { h, c } => State::Lstm {
+                h: h.copy(),
+                c: c.copy(),
+            },
+            State::Hidden(h) => State::Hidden(h.copy()),
+        };
+        load_named(&state_tensors(&state), snapshot.hidden, "hidden state")?;
+        self.state = state;
+        self.windows.seek(p.window_offset, p.epoch);
+        self.resume = Some(snapshot.position);
+        Ok(())
     }
 
     pub fn total_steps(&self) -> usize {
@@ -158,15 +247,15 @@ impl<'a> Trainer<'a> {
         if window.starts_epoch {
             self.state = self.model.zero_state(self.spec.train.batch_size as i64);
         }
-        self.opt
-            .set_lr(optim::lr_at(&self.spec.train, step, self.total_steps));
+        tch::manual_seed(step_seed(self.spec.train.seed, step));
+        let lr = optim::lr_at(&self.spec.train, step, self.total_steps);
         let (logits, state) = self.model.forward(&window.input, &self.state, true);
         let (loss_sum, _) = model::loss_and_correct(&logits, &window.target);
         let chars = window.target.numel();
         self.opt.zero_grad();
         (&loss_sum / chars as f64).backward();
         let grad_norm = optim::clip_grad_norm(&self.vars, self.spec.train.clip_grad_norm);
-        self.opt.step();
+        self.opt.step(lr);
         self.state = state.detach();
         (loss_sum.detach(), grad_norm, chars)
     }
@@ -202,16 +291,18 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// Trains for the whole budget, evaluating on validation every
-    /// `eval_every` steps and on validation and test at the end (all
-    /// validation passes use the same characters, so they compare). Stops early,
-    /// with [`Outcome::Diverged`], when the loss stops being finite.
+    /// Trains for the whole budget (or what is left of it after
+    /// [`Trainer::restore`]), evaluating on validation every `eval_every`
+    /// steps and on validation and test at the end (all validation passes
+    /// use the same characters, so they compare). Offers checkpoints to the
+    /// observer. Stops early, with [`Outcome::Diverged`], when the loss stops
+    /// being finite.
     pub fn run(&mut self, observer: &mut dyn Observer) -> Result<Report> {
-        let t = &self.spec.train;
+        let spec = self.spec;
+        let t = &spec.train;
         let (log_every, eval_every, total) = (t.log_every, t.eval_every, self.total_steps);
+        let checkpoint_every = t.checkpoint_every_or_default();
         let start = Instant::now();
-        let mut train_time = 0.0;
-        let mut train_tokens = 0usize;
         let mut interval = Interval::new(self.device);
         let mut report = Report {
             outcome: Outcome::Finished,
@@ -222,7 +313,16 @@ impl<'a> Trainer<'a> {
             best_val: None,
             tokens_per_s: 0.0,
         };
-        for step in 1..=total {
+        let (mut train_time, mut train_tokens, first) = match self.resume.take() {
+            Some(p) => {
+                interval.resume(&p, self.device);
+                report.steps = p.step;
+                report.best_val = p.best_val;
+                (p.train_time_s, p.train_tokens, p.step + 1)
+            }
+            None => (0.0, 0, 1),
+        };
+        for step in first..=total {
             let lr = optim::lr_at(t, step - 1, total);
             let (loss, norm, chars) = self.step(step - 1);
             interval.add(&loss, &norm, chars);
@@ -247,10 +347,24 @@ impl<'a> Trainer<'a> {
                     break;
                 }
             }
+            let mut best = false;
             if step % eval_every == 0 && step != total {
                 let val = self.evaluate(&self.corpus.val, t.eval_chars);
                 observer.eval(step, "val", &val)?;
-                track_best(&mut report.best_val, step, val);
+                best = track_best(&mut report.best_val, step, val);
+            }
+            // The last step's checkpoint comes before the final evaluation,
+            // so a run resumed from it redoes exactly that evaluation.
+            let last = step % checkpoint_every == 0 || step == total;
+            if last || best {
+                let position = self.position(step, &report, &interval, train_time, train_tokens);
+                let snapshot = self.snapshot(position)?;
+                if last {
+                    observer.checkpoint(Which::Last, &snapshot)?;
+                }
+                if best {
+                    observer.checkpoint(Which::Best, &snapshot)?;
+                }
             }
         }
         report.tokens_per_s = if train_time > 0.0 {
@@ -261,7 +375,11 @@ impl<'a> Trainer<'a> {
         if matches!(report.outcome, Outcome::Finished) {
             let val = self.evaluate(&self.corpus.val, t.eval_chars);
             observer.eval(report.steps, "val", &val)?;
-            track_best(&mut report.best_val, report.steps, val);
+            if track_best(&mut report.best_val, report.steps, val) {
+                let position =
+                    self.position(report.steps, &report, &interval, train_time, train_tokens);
+                observer.checkpoint(Which::Best, &self.snapshot(position)?)?;
+            }
             let test = self.evaluate(&self.corpus.test, None);
             observer.eval(report.steps, "test", &test)?;
             if !val.loss.is_finite() {
@@ -275,12 +393,105 @@ impl<'a> Trainer<'a> {
         }
         Ok(report)
     }
+
+    fn position(
+        &self,
+        step: usize,
+        report: &Report,
+        interval: &Interval,
+        train_time_s: f64,
+        train_tokens: usize,
+    ) -> Position {
+        let (window_offset, epoch) = self.windows.position();
+        Position {
+            step,
+            total_steps: self.total_steps,
+            window_offset,
+            epoch,
+            best_val: report.best_val,
+            interval_loss: f64::try_from(&interval.loss).unwrap_or(f64::NAN),
+            interval_grad_norm: f64::try_from(&interval.norm).unwrap_or(f64::NAN),
+            interval_steps: interval.steps,
+            interval_chars: interval.chars,
+            train_time_s,
+            train_tokens,
+            seed: self.spec.train.seed,
+        }
+    }
+
+    /// Copies of the tensors a checkpoint holds (on the CPU), with `position`.
+    pub fn snapshot(&self, position: Position) -> Result<Snapshot> {
+        let cpu = |named: Vec<(String, Tensor)>| -> Vec<(String, Tensor)> {
+            named
+                .into_iter()
+                .map(|(k, v)| (k, v.detach().to_device(Device::Cpu).copy()))
+                .collect()
+        };
+        Ok(Snapshot {
+            model: cpu(named_variables(&self.vs)),
+            optimizer: cpu(self.opt.state()),
+            hidden: cpu(state_tensors(&self.state)),
+            position,
+        })
+    }
 }
 
-fn track_best(best: &mut Option<(usize, Eval)>, step: usize, eval: Eval) {
-    if eval.loss.is_finite() && best.is_none_or(|(_, b)| eval.loss < b.loss) {
+/// The var store's variables sorted by name (a stable order for the
+/// optimizer and for checkpoints).
+pub fn named_variables(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+    let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named
+}
+
+/// The carried recurrent state as named tensors (`h`, and `c` for an LSTM).
+fn state_tensors(state: &State) -> Vec<(String, Tensor)> {
+    match state {
+        State::Lstm { h, c } => vec![
+            ("h".into(), h.shallow_clone()),
+            ("c".into(), c.shallow_clone()),
+        ],
+        State::Hidden(h) => vec![("h".into(), h.shallow_clone())],
+    }
+}
+
+/// Copies `from` into the same-named, same-shaped tensors of `into`.
+pub fn load_named(
+    into: &[(String, Tensor)],
+    from: Vec<(String, Tensor)>,
+    what: &str,
+) -> Result<()> {
+    let mut from: std::collections::HashMap<String, Tensor> = from.into_iter().collect();
+    for (name, target) in into {
+        let src = from
+            .remove(name)
+            .with_context(|| format!("the checkpoint's {what} has no tensor '{name}'"))?;
+        if src.size() != target.size() {
+            bail!(
+                "the checkpoint's {what} tensor '{name}' has shape {:?}, expected {:?}",
+                src.size(),
+                target.size()
+            );
+        }
+        tch::no_grad(|| {
+            target
+                .shallow_clone()
+                .copy_(&src.to_kind(target.kind()).to_device(target.device()));
+        });
+    }
+    if let Some(extra) = from.keys().next() {
+        bail!("the checkpoint's {what} has a tensor '{extra}' this model does not");
+    }
+    Ok(())
+}
+
+/// Records a new best validation loss; returns whether it is one.
+fn track_best(best: &mut Option<(usize, Eval)>, step: usize, eval: Eval) -> bool {
+    let better = eval.loss.is_finite() && best.is_none_or(|(_, b)| eval.loss < b.loss);
+    if better {
         *best = Some((step, eval));
     }
+    better
 }
 
 /// Device-side sums over a logging interval, fetched once at its end.
@@ -302,6 +513,15 @@ impl Interval {
             chars: 0,
             started: Instant::now(),
         }
+    }
+
+    /// Continues the interval a checkpoint was taken in.
+    fn resume(&mut self, p: &Position, device: Device) {
+        let scalar = |v: f64| Tensor::from(v as f32).to_device(device);
+        self.loss = scalar(p.interval_loss);
+        self.norm = scalar(p.interval_grad_norm);
+        self.steps = p.interval_steps;
+        self.chars = p.interval_chars;
     }
 
     fn add(&mut self, loss: &Tensor, norm: &Tensor, chars: usize) {

@@ -1,0 +1,180 @@
+//! Checkpoint directories inside a trial directory:
+//!
+//! ```text
+//! checkpoint-last/  (every train.checkpoint_every steps and after the last step)
+//! checkpoint-best/  (at each new best validation loss)
+//!   model.safetensors      parameters, PyTorch names (rnn.weight_ih_l0, head.weight, …)
+//!   optimizer.safetensors  optimizer buffers (<param>.exp_avg, …) and `step`
+//!   hidden.safetensors     the hidden state carried into the next window (h, c)
+//!   state.json             step, window position, best validation, interval sums, seed
+//!   vocab.json             the characters, in id order
+//!   trial.yaml             the resolved trial spec
+//! ```
+//!
+//! A checkpoint is written into a temporary directory beside its final
+//! place and renamed into it, so a killed process leaves either the old
+//! checkpoint or the new one: the old one is first renamed to
+//! `<name>.old`, which [`find`] falls back to if the kill came between the
+//! two renames.
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+use crate::data::Vocab;
+use crate::spec::sweep::Trial;
+use crate::train::{Position, Snapshot, Which};
+
+pub const LAST: &str = "checkpoint-last";
+pub const BEST: &str = "checkpoint-best";
+pub const MODEL_FILE: &str = "model.safetensors";
+const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+const HIDDEN_FILE: &str = "hidden.safetensors";
+const STATE_FILE: &str = "state.json";
+const VOCAB_FILE: &str = "vocab.json";
+const TRIAL_FILE: &str = "trial.yaml";
+
+pub fn name(which: Which) -> &'static str {
+    match which {
+        Which::Last => LAST,
+        Which::Best => BEST,
+    }
+}
+
+/// `state.json`: the run's [`Position`] plus what the trial's files need.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    #[serde(flatten)]
+    pub position: Position,
+    /// Rows of `metrics.csv` written when the checkpoint was taken; a
+    /// resumed trial keeps exactly these and drops the rest.
+    pub metrics_rows: usize,
+}
+
+/// Writes `trial_dir/<which>/` whole, replacing the previous one.
+pub fn write(
+    trial_dir: &Path,
+    which: Which,
+    snapshot: &Snapshot,
+    metrics_rows: usize,
+    trial: &Trial,
+    vocab: &Vocab,
+) -> Result<PathBuf> {
+    let target = trial_dir.join(name(which));
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.tmp", name(which)))
+        .tempdir_in(trial_dir)
+        .with_context(|| format!("cannot write in {}", trial_dir.display()))?;
+    let dir = tmp.path();
+    let save = |file: &str, named: &[(String, Tensor)]| -> Result<()> {
+        Tensor::write_safetensors(named, dir.join(file))
+            .with_context(|| format!("cannot write {file}"))
+    };
+    save(MODEL_FILE, &snapshot.model)?;
+    save(OPTIMIZER_FILE, &snapshot.optimizer)?;
+    save(HIDDEN_FILE, &snapshot.hidden)?;
+    let state = State {
+        position: snapshot.position.clone(),
+        metrics_rows,
+    };
+    std::fs::write(dir.join(STATE_FILE), serde_json::to_string_pretty(&state)?)?;
+    write_vocab(&dir.join(VOCAB_FILE), vocab)?;
+    std::fs::write(dir.join(TRIAL_FILE), serde_yaml::to_string(trial)?)?;
+    for f in std::fs::read_dir(dir)? {
+        std::fs::File::open(f?.path())?.sync_all()?;
+    }
+    let old = trial_dir.join(format!("{}.old", name(which)));
+    if target.exists() {
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(&target, &old)
+            .with_context(|| format!("cannot replace {}", target.display()))?;
+    }
+    let kept = tmp.keep();
+    std::fs::rename(&kept, &target)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(target)
+}
+
+/// The checkpoint directory `which` of a trial, if one was completed.
+pub fn find(trial_dir: &Path, which: Which) -> Option<PathBuf> {
+    let dir = trial_dir.join(name(which));
+    let old = trial_dir.join(format!("{}.old", name(which)));
+    [dir, old]
+        .into_iter()
+        .find(|d| d.join(STATE_FILE).is_file() && d.join(MODEL_FILE).is_file())
+}
+
+/// Deletes a trial's checkpoints (before it is run again from scratch).
+pub fn remove_all(trial_dir: &Path) -> Result<()> {
+    for which in [Which::Last, Which::Best] {
+        for dir in [
+            trial_dir.join(name(which)),
+            trial_dir.join(format!("{}.old", name(which))),
+        ] {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("cannot remove {}", dir.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A checkpoint read back: the snapshot to restore and the metrics row count.
+pub fn read(dir: &Path) -> Result<(Snapshot, usize)> {
+    let state: State = read_json(&dir.join(STATE_FILE))?;
+    let load = |file: &str| {
+        let path = dir.join(file);
+        Tensor::read_safetensors(&path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let snapshot = Snapshot {
+        model: load(MODEL_FILE)?,
+        optimizer: load(OPTIMIZER_FILE)?,
+        hidden: load(HIDDEN_FILE)?,
+        position: state.position,
+    };
+    Ok((snapshot, state.metrics_rows))
+}
+
+/// The model's parameters only (for generation).
+pub fn read_model(dir: &Path) -> Result<Vec<(String, Tensor)>> {
+    let path = dir.join(MODEL_FILE);
+    Tensor::read_safetensors(&path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+pub fn read_trial(dir: &Path) -> Result<Trial> {
+    let path = dir.join(TRIAL_FILE);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    serde_yaml::from_str(&text).with_context(|| format!("{} is not a trial spec", path.display()))
+}
+
+pub fn write_vocab(path: &Path, vocab: &Vocab) -> Result<()> {
+    let chars: Vec<String> = vocab.chars().iter().map(|c| c.to_string()).collect();
+    std::fs::write(path, serde_json::to_string(&chars)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn read_vocab(dir: &Path) -> Result<Vocab> {
+    let chars: Vec<String> = read_json(&dir.join(VOCAB_FILE))?;
+    let mut out = Vec::with_capacity(chars.len());
+    for s in chars {
+        let mut it = s.chars();
+        match (it.next(), it.next()) {
+            (Some(c), None) => out.push(c),
+            _ => bail!(
+                "{}: entry {s:?} is not one character",
+                dir.join(VOCAB_FILE).display()
+            ),
+        }
+    }
+    Vocab::from_chars(out)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+}
