@@ -69,6 +69,7 @@ pub fn spec(c: &BenchConfig) -> Spec {
         },
         device: Default::default(),
         sweep: Default::default(),
+        baselines: Vec::new(),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod device;
 pub mod fsutil;
 pub mod metrics;
 pub mod model;
+pub mod ngram;
 pub mod plot;
 pub mod runner;
 pub mod spec;

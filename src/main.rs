@@ -115,17 +115,38 @@ fn main() -> ExitCode {
 }
 
 /// Parses, applies `--set` and expands the sweep: every spec problem is
-/// reported here, before anything is written.
-fn load_trials(path: &Path, overrides: &[String]) -> Result<(spec::Loaded, Vec<sweep::Trial>)> {
+/// reported here, before anything is written. Returns the trained trials
+/// and the baselines' pseudo-trials.
+fn load_trials(
+    path: &Path,
+    overrides: &[String],
+) -> Result<(spec::Loaded, Vec<sweep::Trial>, Vec<sweep::Trial>)> {
     let loaded = spec::load(path)?;
     let loaded = sweep::apply_overrides(&loaded, overrides)?;
     let trials = sweep::expand(&loaded)?;
-    Ok((loaded, trials))
+    let baselines = spec::baseline::trials(&loaded)?;
+    Ok((loaded, trials, baselines))
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
-    let (loaded, trials) = load_trials(&args.spec, &args.overrides)?;
+    let (loaded, trials, baselines) = load_trials(&args.spec, &args.overrides)?;
     let device = args.device.unwrap_or(loaded.spec.device).resolve()?;
+    let exp_dir = runner::experiment_dir(&args.results, &loaded);
+    if let Some(b) = baselines
+        .iter()
+        .find(|b| args.trial.as_ref() == Some(&b.id))
+    {
+        runner::check_data(std::slice::from_ref(b))?;
+        runner::init_experiment_dir(&exp_dir, &loaded)?;
+        let status = rnnlab::ngram::baseline::run(b, &trial::trial_dir(&exp_dir, &b.id))?;
+        eprintln!(
+            "{}: {} in {:.1}s",
+            b.id,
+            status.state.as_str(),
+            status.elapsed_s
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let single = match (&args.trial, args.trial_index) {
         (Some(id), _) => Some(trials.iter().find(|t| &t.id == id).with_context(|| {
             format!(
@@ -144,11 +165,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         })?),
         (None, None) => None,
     };
-    let exp_dir = runner::experiment_dir(&args.results, &loaded);
     if let Some(t) = single {
         return run_single(&args, &loaded, t, device, &exp_dir);
     }
     runner::check_data(&trials)?;
+    runner::check_data(&baselines)?;
     let opts = runner::SweepOptions {
         spec_path: args.spec.clone(),
         overrides: args.overrides.clone(),
@@ -157,7 +178,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         jobs: args.jobs,
         rerun: args.rerun,
     };
+    runner::init_experiment_dir(&exp_dir, &loaded)?;
+    let (fitted, baselines_failed) = runner::run_baselines(&opts, &exp_dir, &baselines);
     let (ran, failed) = runner::run_sweep(&opts, &loaded, &trials)?;
+    let (ran, failed) = (ran + fitted, failed + baselines_failed);
     let (table, files) = rnnlab::rebuild_outputs(&exp_dir)?;
     println!(
         "\n{}: {ran} trial(s) run, {failed} failed\n{table}",
@@ -227,13 +251,19 @@ fn run_single(
 }
 
 fn list(path: &Path, overrides: &[String]) -> Result<ExitCode> {
-    let (loaded, trials) = load_trials(path, overrides)?;
+    let (loaded, trials, baselines) = load_trials(path, overrides)?;
     println!("{}: {} trial(s)", loaded.spec.name, trials.len());
     for (i, t) in trials.iter().enumerate() {
         println!(
             "{i:>4}  {:<32} {}  seed {}",
             t.id, t.variant, t.spec.train.seed
         );
+    }
+    if !baselines.is_empty() {
+        println!("baselines (run with --trial ID):");
+        for b in &baselines {
+            println!("      {:<32} {}", b.id, b.variant);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,7 +36,7 @@ pub fn curves(records: &[Record], split: &str, metric: &str) -> Result<Vec<Curve
     let mut by_variant: Vec<(String, BTreeMap<usize, Vec<f64>>)> = Vec::new();
     for r in records {
         let path = r.dir.join(crate::trial::METRICS_FILE);
-        if !path.exists() {
+        if !path.exists() || r.trial.baseline.is_some() {
             continue;
         }
         let idx = match by_variant.iter().position(|(v, _)| *v == r.trial.variant) {
@@ -90,6 +90,12 @@ pub fn draw_all(exp_dir: &Path, records: &[Record], rows: &[VariantRow]) -> Resu
             "Training loss (mean over seeds, band = min–max)",
         ),
     ];
+    // Baselines have no curve: a dashed horizontal line at their validation value.
+    let references: Vec<(String, f64)> = records
+        .iter()
+        .filter(|r| r.trial.baseline.is_some())
+        .filter_map(|r| Some((r.trial.variant.clone(), r.result("val_bpc")?)))
+        .collect();
     for (name, split, title) in specs {
         let curves = curves(records, split, "bpc")?;
         if !curves.is_empty() {
@@ -100,6 +106,7 @@ pub fn draw_all(exp_dir: &Path, records: &[Record], rows: &[VariantRow]) -> Resu
                     title,
                     y_label: "bits per character",
                     curves,
+                    references: if split == "val" { &references } else { &[] },
                 },
             )?);
         }
@@ -178,6 +185,8 @@ struct Curves<'a> {
     title: &'a str,
     y_label: &'a str,
     curves: Vec<Curve>,
+    /// Labelled constant values drawn as dashed horizontal lines.
+    references: &'a [(String, f64)],
 }
 
 impl Figure for Curves<'_> {
@@ -188,7 +197,11 @@ impl Figure for Curves<'_> {
         root.fill(&WHITE).map_err(plot_err)?;
         let all = || self.curves.iter().flat_map(|(_, p)| p.iter());
         let x_max = all().map(|p| p.0).fold(1.0, f64::max);
-        let (y_lo, y_hi) = range(all().flat_map(|p| [p.2, p.3]));
+        let (y_lo, y_hi) = range(
+            all()
+                .flat_map(|p| [p.2, p.3])
+                .chain(self.references.iter().map(|r| r.1)),
+        );
         let mut chart = ChartBuilder::on(root)
             .caption(self.title, ("sans-serif", 24))
             .margin(15)
@@ -225,6 +238,21 @@ impl Figure for Curves<'_> {
                 ))
                 .map_err(plot_err)?
                 .label(variant.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
+                });
+        }
+        for (i, (label, value)) in self.references.iter().enumerate() {
+            let c = color(self.curves.len() + i);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(0.0, *value), (x_max, *value)],
+                    10,
+                    6,
+                    c.stroke_width(2),
+                ))
+                .map_err(plot_err)?
+                .label(format!("{label} (baseline)"))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
                 });

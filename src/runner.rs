@@ -86,6 +86,32 @@ pub fn init_experiment_dir(dir: &Path, loaded: &Loaded) -> Result<()> {
     write_atomic(&path, yaml.as_bytes())
 }
 
+/// Fits the baselines not yet done (in this process: they are plain Rust
+/// counting, quick next to training); returns how many ran and failed.
+pub fn run_baselines(opts: &SweepOptions, exp_dir: &Path, baselines: &[Trial]) -> (usize, usize) {
+    let (mut ran, mut failed) = (0, 0);
+    for t in baselines {
+        let dir = trial::trial_dir(exp_dir, &t.id);
+        if !opts.rerun && Status::read(&dir).is_ok_and(|s| s.state.is_done()) {
+            continue;
+        }
+        ran += 1;
+        match crate::ngram::baseline::run(t, &dir) {
+            Ok(s) => eprintln!(
+                "{:<28} fitted    val {:.3} bits/char  ({:.0}s)",
+                t.id,
+                s.result.get("val_bpc").copied().unwrap_or(f64::NAN),
+                s.elapsed_s
+            ),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{:<28} failed: {e:#}", t.id);
+            }
+        }
+    }
+    (ran, failed)
+}
+
 /// Runs all pending trials; returns how many ran and how many failed.
 pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Result<(usize, usize)> {
     let exp_dir = experiment_dir(&opts.results_root, loaded);

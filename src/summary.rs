@@ -155,9 +155,14 @@ pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
                 .iter()
                 .map(|k| r.trial.params.get(k).map(sweep::scalar).unwrap_or_default()),
         );
-        row.push(serde_yaml::to_string(&m.cell)?.trim().to_string());
-        row.push(m.hidden.to_string());
-        row.push(m.layers.to_string());
+        if r.trial.baseline.is_some() {
+            // A fitted baseline has no cell or layers; its params are n-grams.
+            row.extend(["ngram".to_string(), String::new(), String::new()]);
+        } else {
+            row.push(serde_yaml::to_string(&m.cell)?.trim().to_string());
+            row.push(m.hidden.to_string());
+            row.push(m.layers.to_string());
+        }
         row.push(s.map(|s| s.params.to_string()).unwrap_or_default());
         row.push(s.map(|s| s.steps.to_string()).unwrap_or_default());
         row.push(s.map(|s| s.device.clone()).unwrap_or_default());

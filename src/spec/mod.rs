@@ -5,6 +5,7 @@
 //! `train`, `device`) plus a `sweep` section. [`sweep`] expands it into fully
 //! resolved trials; a resolved trial is the same [`Spec`] with an empty sweep,
 //! and that is what gets written beside each trial's results.
+pub mod baseline;
 mod locate;
 pub mod sweep;
 
@@ -14,6 +15,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 pub use crate::device::DeviceSpec;
+pub use baseline::BaselineSpec;
 
 /// A whole experiment file (or, with an empty `sweep`, one resolved trial).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +37,10 @@ pub struct Spec {
     pub device: DeviceSpec,
     #[serde(default, skip_serializing_if = "SweepSpec::is_empty")]
     pub sweep: SweepSpec,
+    /// Reference models fitted on the same splits (see [`baseline`]); like
+    /// `sweep`, absent from resolved trials.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baselines: Vec<BaselineSpec>,
 }
 
 /// What the network is trained to do.
@@ -412,6 +418,10 @@ impl Spec {
             );
         }
         self.check_data()?;
+        for (i, b) in self.baselines.iter().enumerate() {
+            b.check()
+                .map_err(|(f, m)| (format!("baselines.{i}.{f}"), m))?;
+        }
         let m = &self.model;
         if m.hidden == 0 {
             return err("model.hidden", "must be at least 1");

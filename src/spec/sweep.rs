@@ -19,6 +19,10 @@ pub struct Trial {
     /// The swept keys and their values at this point (seed included).
     pub params: IndexMap<String, Value>,
     pub spec: Spec,
+    /// Set for a baseline's pseudo-trial (fitted, not trained; `spec.model`
+    /// and `spec.train` do not apply to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<super::BaselineSpec>,
 }
 
 /// Applies `key=value` overrides (values are YAML) to a loaded spec; used by
@@ -74,6 +78,7 @@ pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
     }
     let mut base = spec.clone();
     base.sweep = SweepSpec::default();
+    base.baselines.clear();
     let base_value = to_value(&base);
     let seeds = if seeds.is_empty() {
         vec![spec.train.seed]
@@ -111,6 +116,7 @@ pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
                 variant,
                 params,
                 spec: trial_spec,
+                baseline: None,
             });
         }
     }

@@ -1,0 +1,220 @@
+//! Markov n-gram language models, the baseline every recurrent model is
+//! compared with: the probability of the next token given the k − 1 before
+//! it, counted on the training split, with add-k or interpolated Kneser–Ney
+//! smoothing (Chen & Goodman 1998, "An empirical study of smoothing
+//! techniques for language modeling", §2.7 and §3).
+//!
+//! Tokens are ids `0..vocab`; [`char`](self) models use the corpus's
+//! character ids directly, [`word`] models map words to ids first.
+pub mod baseline;
+pub mod word;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use anyhow::{bail, Result};
+
+/// How unseen events get probability.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Smoothing {
+    /// P(w | h) = (c(h w) + k) / (c(h) + k·V) with the longest history.
+    AddK(f64),
+    /// Interpolated Kneser–Ney; `None` estimates each order's discount as
+    /// D = n₁ / (n₁ + 2 n₂) (Ney, Essen & Kneser 1994), n_r = number of
+    /// n-grams of that order seen exactly r times.
+    KneserNey(Option<f64>),
+}
+
+/// Counts of one order: n-grams of length `n + 1` (context length `n`).
+#[derive(Default)]
+struct Level {
+    /// Count of each n-gram (context followed by the token). Raw counts at
+    /// the highest order; for Kneser–Ney, continuation counts below it.
+    grams: FastMap<Box<[u32]>, u32>,
+    /// Per context: (sum of its n-gram counts, number of distinct next tokens).
+    contexts: FastMap<Box<[u32]>, (u64, u32)>,
+    discount: f64,
+}
+
+/// An n-gram model over token ids `0..vocab`.
+pub struct Ngram {
+    order: usize,
+    vocab: usize,
+    smoothing: Smoothing,
+    levels: Vec<Level>,
+}
+
+impl Ngram {
+    /// Counts every n-gram of length 1..=`order` in `tokens`.
+    pub fn fit(tokens: &[u32], vocab: usize, order: usize, smoothing: Smoothing) -> Result<Ngram> {
+        if order == 0 {
+            bail!("an n-gram model needs order >= 1");
+        }
+        if vocab == 0 {
+            bail!("an n-gram model needs a non-empty vocabulary");
+        }
+        if let Some(&t) = tokens.iter().find(|&&t| t as usize >= vocab) {
+            bail!("token {t} is outside the vocabulary of {vocab}");
+        }
+        let mut raw: Vec<FastMap<Box<[u32]>, u32>> =
+            (0..order).map(|_| FastMap::default()).collect();
+        for end in 1..=tokens.len() {
+            for (n, level) in raw.iter_mut().enumerate() {
+                if end < n + 1 {
+                    break;
+                }
+                *level.entry(tokens[end - n - 1..end].into()).or_insert(0) += 1;
+            }
+        }
+        let mut grams = raw;
+        if matches!(smoothing, Smoothing::KneserNey(_)) {
+            // Below the highest order, Kneser–Ney counts in how many distinct
+            // contexts a gram follows: N₁₊(• g) = #{v : c(v g) > 0}.
+            for n in (0..order - 1).rev() {
+                let mut cont: FastMap<Box<[u32]>, u32> = FastMap::default();
+                for key in grams[n + 1].keys() {
+                    *cont.entry(key[1..].into()).or_insert(0) += 1;
+                }
+                grams[n] = cont;
+            }
+        }
+        let levels = grams
+            .into_iter()
+            .map(|grams| {
+                let mut contexts: FastMap<Box<[u32]>, (u64, u32)> = FastMap::default();
+                let (mut n1, mut n2) = (0u64, 0u64);
+                for (key, &c) in &grams {
+                    let e = contexts
+                        .entry(key[..key.len() - 1].into())
+                        .or_insert((0, 0));
+                    e.0 += c as u64;
+                    e.1 += 1;
+                    n1 += (c == 1) as u64;
+                    n2 += (c == 2) as u64;
+                }
+                let discount = match smoothing {
+                    Smoothing::KneserNey(Some(d)) => d,
+                    Smoothing::KneserNey(None) => ney_discount(n1, n2),
+                    Smoothing::AddK(_) => 0.0,
+                };
+                Level {
+                    grams,
+                    contexts,
+                    discount,
+                }
+            })
+            .collect();
+        Ok(Ngram {
+            order,
+            vocab,
+            smoothing,
+            levels,
+        })
+    }
+
+    pub fn order(&self) -> usize {
+        self.order
+    }
+
+    pub fn vocab(&self) -> usize {
+        self.vocab
+    }
+
+    /// Distinct n-grams stored, all orders together (the model's size).
+    pub fn size(&self) -> usize {
+        self.levels.iter().map(|l| l.grams.len()).sum()
+    }
+
+    /// The discount of each order (Kneser–Ney; zeros for add-k).
+    pub fn discounts(&self) -> Vec<f64> {
+        self.levels.iter().map(|l| l.discount).collect()
+    }
+
+    /// P(token | history); only the last `order − 1` tokens of `history` matter.
+    pub fn prob(&self, history: &[u32], token: u32) -> f64 {
+        let h = &history[history.len().saturating_sub(self.order - 1)..];
+        let mut key: Vec<u32> = Vec::with_capacity(h.len() + 1);
+        match self.smoothing {
+            Smoothing::AddK(k) => {
+                let level = &self.levels[h.len()];
+                let total = level.contexts.get(h).map_or(0, |c| c.0) as f64;
+                key.extend_from_slice(h);
+                key.push(token);
+                let c = level.grams.get(key.as_slice()).copied().unwrap_or(0) as f64;
+                (c + k) / (total + k * self.vocab as f64)
+            }
+            Smoothing::KneserNey(_) => {
+                // From the empty context up: each order interpolates its
+                // discounted estimate with the one below (uniform at the bottom).
+                let mut p = 1.0 / self.vocab as f64;
+                for n in 0..=h.len() {
+                    let ctx = &h[h.len() - n..];
+                    let level = &self.levels[n];
+                    let Some(&(total, types)) = level.contexts.get(ctx) else {
+                        continue;
+                    };
+                    key.clear();
+                    key.extend_from_slice(ctx);
+                    key.push(token);
+                    let c = level.grams.get(key.as_slice()).copied().unwrap_or(0) as f64;
+                    let d = level.discount;
+                    p = ((c - d).max(0.0) + d * types as f64 * p) / total as f64;
+                }
+                p
+            }
+        }
+    }
+
+    /// The whole next-token distribution after `history`.
+    pub fn distribution(&self, history: &[u32]) -> Vec<f64> {
+        (0..self.vocab as u32)
+            .map(|t| self.prob(history, t))
+            .collect()
+    }
+}
+
+/// D = n₁ / (n₁ + 2 n₂), kept inside (0, 1]; 0.75 when the counts say nothing.
+fn ney_discount(n1: u64, n2: u64) -> f64 {
+    if n1 == 0 {
+        return 0.75;
+    }
+    (n1 as f64 / (n1 + 2 * n2) as f64).clamp(0.05, 1.0)
+}
+
+/// FxHash (rustc's hasher): n-gram keys are short integer slices, for which
+/// SipHash's DoS resistance only costs time.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(buf));
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+#[cfg(test)]
+mod tests;
