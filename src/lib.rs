@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod fsutil;
+pub mod generate;
 pub mod metrics;
 pub mod model;
 pub mod ngram;

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use rnnlab::spec::{self, sweep, DeviceSpec};
-use rnnlab::{bench, runner, trial};
+use rnnlab::{bench, generate, runner, trial};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +34,8 @@ enum Cmd {
     Plot { dir: PathBuf },
     /// Print the per-variant summary of an experiment directory (and rebuild its files)
     Summary { dir: PathBuf },
+    /// Generate text from a trained trial, a checkpoint or an n-gram baseline
+    Sample(SampleArgs),
     /// Training throughput of one char-LSTM configuration, as one JSON line
     Bench(BenchArgs),
     /// Versions, threads and devices this binary sees
@@ -74,6 +76,38 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct SampleArgs {
+    /// A trial directory (uses checkpoint-best/), a checkpoint directory, or a baseline's directory
+    path: PathBuf,
+    /// Text the model reads first; the output continues it (UTF-8)
+    #[arg(long, default_value = "")]
+    prime: String,
+    /// Characters to generate
+    #[arg(long, default_value_t = 500)]
+    length: usize,
+    /// Sampling temperature: below 1 is more conservative, above 1 more varied
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f64,
+    /// Sample only among the K most probable characters
+    #[arg(long)]
+    top_k: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Always take the most probable character
+    #[arg(long, conflicts_with_all = ["top_k", "beam"])]
+    greedy: bool,
+    /// Beam search with this many prefixes instead of sampling
+    #[arg(long, conflicts_with = "top_k")]
+    beam: Option<usize>,
+    /// Beam search ranks finished texts by ln P / length^A
+    #[arg(long, default_value_t = 1.0, requires = "beam")]
+    length_norm: f64,
+    /// Stop after generating this character (e.g. $'\n' for one line)
+    #[arg(long)]
+    stop: Option<char>,
+}
+
+#[derive(Args)]
 struct BenchArgs {
     #[arg(long, default_value_t = 128)]
     hidden: usize,
@@ -102,6 +136,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(args),
         Cmd::List { spec, overrides } => list(&spec, &overrides),
         Cmd::Plot { dir } | Cmd::Summary { dir } => summarise(&dir),
+        Cmd::Sample(args) => sample_cmd(args),
         Cmd::Bench(args) => bench_cmd(args),
         Cmd::Info => info(),
     };
@@ -277,6 +312,63 @@ fn summarise(dir: &Path) -> Result<ExitCode> {
     for f in files {
         println!("  {}", f.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sample_cmd(a: SampleArgs) -> Result<ExitCode> {
+    let (model, what) = generate::open(&a.path)?;
+    eprintln!("sampling {what}");
+    match model {
+        generate::Model::Rnn(m) => sample_with(&m, &a),
+        generate::Model::Ngram(m) => sample_with(&m, &a),
+    }
+}
+
+/// Prints the prime, then the continuation as it is generated.
+fn sample_with<M: generate::LanguageModel>(m: &M, a: &SampleArgs) -> Result<ExitCode> {
+    use std::io::Write;
+    let prime = generate::encode_prime(m.vocab(), &a.prime)?;
+    let mut out = std::io::stdout().lock();
+    if let Some(width) = a.beam {
+        let stop = match a.stop {
+            Some(c) => Some(
+                m.vocab()
+                    .id(c)
+                    .with_context(|| format!("--stop: {c:?} is not in the model's vocabulary"))?,
+            ),
+            None => None,
+        };
+        let best = generate::beam_search(m, &prime, width, a.length, stop, a.length_norm)?;
+        let text: String = best
+            .tokens
+            .iter()
+            .filter_map(|&t| m.vocab().char(t))
+            .collect();
+        writeln!(out, "{}{text}", a.prime)?;
+        eprintln!(
+            "beam {width}: ln P = {:.3} over {} characters, score {:.4}",
+            best.log_prob,
+            best.tokens.len(),
+            best.score
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let opts = generate::SampleOptions {
+        length: a.length,
+        temperature: a.temperature,
+        top_k: a.top_k,
+        greedy: a.greedy,
+        seed: a.seed,
+        stop: a.stop,
+    };
+    opts.check()?;
+    write!(out, "{}", a.prime)?;
+    generate::sample(m, &a.prime, &opts, &mut |c| {
+        write!(out, "{c}")?;
+        out.flush()?;
+        Ok(())
+    })?;
+    writeln!(out)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,104 @@
+//! A trained recurrent model, loaded from a checkpoint, as a [`LanguageModel`].
+use std::path::Path;
+use std::rc::Rc;
+
+use anyhow::{bail, Context, Result};
+use tch::{nn, Device, Kind, Tensor};
+
+use super::LanguageModel;
+use crate::checkpoint;
+use crate::data::Vocab;
+use crate::model::{CharRnn, State};
+use crate::train::{load_named, named_variables};
+
+pub struct RnnLm {
+    _vs: nn::VarStore,
+    model: CharRnn,
+    vocab: Vocab,
+}
+
+/// The recurrent state after the text so far, and the next-token log-probabilities.
+pub struct RnnState {
+    hidden: Rc<State>,
+    log_probs: Rc<Vec<f32>>,
+}
+
+impl Clone for RnnState {
+    fn clone(&self) -> Self {
+        RnnState {
+            hidden: Rc::clone(&self.hidden),
+            log_probs: Rc::clone(&self.log_probs),
+        }
+    }
+}
+
+impl RnnLm {
+    /// Loads `model.safetensors`, `vocab.json` and `trial.yaml` of a checkpoint directory (on the CPU).
+    pub fn load(dir: &Path) -> Result<RnnLm> {
+        let trial = checkpoint::read_trial(dir)?;
+        if trial.spec.model.reverse_input {
+            bail!(
+                "{} reads text right to left (model.reverse_input); sampling it is not supported",
+                dir.display()
+            );
+        }
+        let vocab = checkpoint::read_vocab(dir)?;
+        let vs = nn::VarStore::new(Device::Cpu);
+        let model = CharRnn::new(&vs.root(), &trial.spec.model, vocab.len());
+        load_named(&named_variables(&vs), checkpoint::read_model(dir)?, "model")
+            .with_context(|| format!("{} does not fit its trial.yaml", dir.display()))?;
+        Ok(RnnLm {
+            _vs: vs,
+            model,
+            vocab,
+        })
+    }
+
+    fn read(&self, tokens: &[i64], state: &State) -> RnnState {
+        tch::no_grad(|| {
+            let ids = Tensor::from_slice(tokens).view([1, tokens.len() as i64]);
+            let (logits, hidden) = self.model.forward(&ids, state, false);
+            let last = logits.get(0).get(tokens.len() as i64 - 1);
+            let logp = last.log_softmax(-1, Kind::Float);
+            RnnState {
+                hidden: Rc::new(hidden),
+                log_probs: Rc::new(Vec::<f32>::try_from(&logp).unwrap_or_default()),
+            }
+        })
+    }
+}
+
+impl LanguageModel for RnnLm {
+    type State = RnnState;
+
+    fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// An empty prime starts from a newline (the start of a line), which the
+    /// model needs as a first input; a vocabulary without one needs a prime.
+    fn start(&self, prime: &[i64]) -> Result<RnnState> {
+        let newline;
+        let prime = if prime.is_empty() {
+            newline = [self
+                .vocab
+                .id('\n')
+                .context("this model has no newline in its vocabulary: give a --prime text")?];
+            &newline[..]
+        } else {
+            prime
+        };
+        Ok(self.read(prime, &self.model.zero_state(1)))
+    }
+
+    fn log_probs(&self, state: &RnnState) -> Result<Vec<f32>> {
+        if state.log_probs.len() != self.vocab.len() {
+            bail!("the model returned no distribution");
+        }
+        Ok(state.log_probs.as_ref().clone())
+    }
+
+    fn advance(&self, state: &RnnState, token: i64) -> Result<RnnState> {
+        Ok(self.read(&[token], &state.hidden))
+    }
+}
