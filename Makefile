@@ -15,7 +15,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: all venv build run test bench plot lint fmt clean gpu-check
+.PHONY: all venv build run test bench plot lint fmt clean gpu-check data
 
 all: build
 
@@ -37,6 +37,11 @@ run: build
 
 test: $(STAMP)
 	cargo test --release --locked -- --test-threads=2
+
+# Larger real corpora under data/ (gitignored): the Linux kernel C corpus
+# from Debian's linux-source package (~140 MB download, ~30 s).
+data: build
+	$(BIN) data linux
 
 bench: build
 	$(PY) scripts/bench.py --bin $(BIN)

@@ -36,6 +36,17 @@ enum Cmd {
     Summary { dir: PathBuf },
     /// Generate text from a trained trial, a checkpoint or an n-gram baseline
     Sample(SampleArgs),
+    /// Prepare a larger real corpus under data/ (downloads from a package registry)
+    Data {
+        /// Which corpus: `linux` (C source of the Linux kernel, from Debian's linux-source)
+        corpus: String,
+        /// Directory to write into
+        #[arg(long, default_value = "data/linux")]
+        out: PathBuf,
+        /// Rebuild even if the corpus is already there
+        #[arg(long)]
+        force: bool,
+    },
     /// Training throughput of one char-LSTM configuration, as one JSON line
     Bench(BenchArgs),
     /// Versions, threads and devices this binary sees
@@ -137,6 +148,7 @@ fn main() -> ExitCode {
         Cmd::List { spec, overrides } => list(&spec, &overrides),
         Cmd::Plot { dir } | Cmd::Summary { dir } => summarise(&dir),
         Cmd::Sample(args) => sample_cmd(args),
+        Cmd::Data { corpus, out, force } => data_cmd(&corpus, &out, force),
         Cmd::Bench(args) => bench_cmd(args),
         Cmd::Info => info(),
     };
@@ -311,6 +323,29 @@ fn summarise(dir: &Path) -> Result<ExitCode> {
     println!("{table}");
     for f in files {
         println!("  {}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn data_cmd(corpus: &str, out: &Path, force: bool) -> Result<ExitCode> {
+    if corpus != "linux" {
+        bail!("unknown corpus '{corpus}'; known: linux");
+    }
+    match rnnlab::data::linux::prepare(out, force)? {
+        None => println!(
+            "{} already exists (--force rebuilds it)",
+            out.join(rnnlab::data::linux::TEXT_FILE).display()
+        ),
+        Some(b) => println!(
+            "{}: {} characters ({} bytes) from {} files of {}
+SHA-256 {}",
+            b.path.display(),
+            b.chars,
+            b.bytes,
+            b.files,
+            b.package,
+            b.sha256
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! Text → character vocabulary → contiguous train/val/test id streams, and
 //! the stream batching used for truncated BPTT.
 pub mod builtin;
+pub mod linux;
 pub mod synthetic;
 
 use std::collections::HashMap;
@@ -99,8 +100,15 @@ pub fn read_text(spec: &Spec) -> Result<String> {
     let text = match &spec.data.source {
         Source::Builtin { name } => builtin::load(name)?,
         Source::File { path } => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| anyhow!("data.source.path: cannot read '{}': {e}", path.display()))?;
+            let bytes = std::fs::read(path).map_err(|e| {
+                // Corpora under data/ are prepared, not shipped: say how.
+                let hint = if path.starts_with("data") {
+                    "; prepared corpora under data/ are built by `make data` (or `rnnlab data linux`)"
+                } else {
+                    ""
+                };
+                anyhow!("data.source.path: cannot read '{}': {e}{hint}", path.display())
+            })?;
             String::from_utf8(bytes).map_err(|e| {
                 anyhow!(
                     "data.source.path: '{}' is not UTF-8 text (invalid byte at offset {})",

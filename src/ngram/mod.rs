@@ -26,14 +26,25 @@ pub enum Smoothing {
 }
 
 /// Counts of one order: n-grams of length `n + 1` (context length `n`).
-#[derive(Default)]
+/// Raw counts at the highest order; for Kneser–Ney, continuation counts below it.
 struct Level {
-    /// Count of each n-gram (context followed by the token). Raw counts at
-    /// the highest order; for Kneser–Ney, continuation counts below it.
-    grams: FastMap<Box<[u32]>, u32>,
-    /// Per context: (sum of its n-gram counts, number of distinct next tokens).
-    contexts: FastMap<Box<[u32]>, (u64, u32)>,
+    contexts: FastMap<Box<[u32]>, Context>,
     discount: f64,
+}
+
+/// The tokens seen after one context, with their counts.
+struct Context {
+    /// (token, count), sorted by token.
+    next: Vec<(u32, u32)>,
+    total: u64,
+}
+
+impl Context {
+    fn count(&self, token: u32) -> f64 {
+        self.next
+            .binary_search_by_key(&token, |&(t, _)| t)
+            .map_or(0.0, |i| self.next[i].1 as f64)
+    }
 }
 
 /// An n-gram model over token ids `0..vocab`.
@@ -56,17 +67,16 @@ impl Ngram {
         if let Some(&t) = tokens.iter().find(|&&t| t as usize >= vocab) {
             bail!("token {t} is outside the vocabulary of {vocab}");
         }
-        let mut raw: Vec<FastMap<Box<[u32]>, u32>> =
+        let mut grams: Vec<FastMap<Box<[u32]>, u32>> =
             (0..order).map(|_| FastMap::default()).collect();
         for end in 1..=tokens.len() {
-            for (n, level) in raw.iter_mut().enumerate() {
+            for (n, level) in grams.iter_mut().enumerate() {
                 if end < n + 1 {
                     break;
                 }
                 *level.entry(tokens[end - n - 1..end].into()).or_insert(0) += 1;
             }
         }
-        let mut grams = raw;
         if matches!(smoothing, Smoothing::KneserNey(_)) {
             // Below the highest order, Kneser–Ney counts in how many distinct
             // contexts a gram follows: N₁₊(• g) = #{v : c(v g) > 0}.
@@ -81,27 +91,29 @@ impl Ngram {
         let levels = grams
             .into_iter()
             .map(|grams| {
-                let mut contexts: FastMap<Box<[u32]>, (u64, u32)> = FastMap::default();
+                let mut contexts: FastMap<Box<[u32]>, Context> = FastMap::default();
                 let (mut n1, mut n2) = (0u64, 0u64);
-                for (key, &c) in &grams {
-                    let e = contexts
-                        .entry(key[..key.len() - 1].into())
-                        .or_insert((0, 0));
-                    e.0 += c as u64;
-                    e.1 += 1;
+                for (key, c) in grams {
+                    let (ctx, token) = key.split_at(key.len() - 1);
+                    let e = contexts.entry(ctx.into()).or_insert(Context {
+                        next: Vec::new(),
+                        total: 0,
+                    });
+                    e.next.push((token[0], c));
+                    e.total += c as u64;
                     n1 += (c == 1) as u64;
                     n2 += (c == 2) as u64;
+                }
+                for ctx in contexts.values_mut() {
+                    ctx.next.sort_unstable();
+                    ctx.next.shrink_to_fit();
                 }
                 let discount = match smoothing {
                     Smoothing::KneserNey(Some(d)) => d,
                     Smoothing::KneserNey(None) => ney_discount(n1, n2),
                     Smoothing::AddK(_) => 0.0,
                 };
-                Level {
-                    grams,
-                    contexts,
-                    discount,
-                }
+                Level { contexts, discount }
             })
             .collect();
         Ok(Ngram {
@@ -122,7 +134,11 @@ impl Ngram {
 
     /// Distinct n-grams stored, all orders together (the model's size).
     pub fn size(&self) -> usize {
-        self.levels.iter().map(|l| l.grams.len()).sum()
+        self.levels
+            .iter()
+            .flat_map(|l| l.contexts.values())
+            .map(|c| c.next.len())
+            .sum()
     }
 
     /// The discount of each order (Kneser–Ney; zeros for add-k).
@@ -130,46 +146,75 @@ impl Ngram {
         self.levels.iter().map(|l| l.discount).collect()
     }
 
+    /// The usable part of a history: its last `order − 1` tokens.
+    fn context<'h>(&self, history: &'h [u32]) -> &'h [u32] {
+        &history[history.len().saturating_sub(self.order - 1)..]
+    }
+
     /// P(token | history); only the last `order − 1` tokens of `history` matter.
     pub fn prob(&self, history: &[u32], token: u32) -> f64 {
-        let h = &history[history.len().saturating_sub(self.order - 1)..];
-        let mut key: Vec<u32> = Vec::with_capacity(h.len() + 1);
+        let h = self.context(history);
         match self.smoothing {
             Smoothing::AddK(k) => {
-                let level = &self.levels[h.len()];
-                let total = level.contexts.get(h).map_or(0, |c| c.0) as f64;
-                key.extend_from_slice(h);
-                key.push(token);
-                let c = level.grams.get(key.as_slice()).copied().unwrap_or(0) as f64;
+                let (c, total) = self.levels[h.len()]
+                    .contexts
+                    .get(h)
+                    .map_or((0.0, 0.0), |ctx| (ctx.count(token), ctx.total as f64));
                 (c + k) / (total + k * self.vocab as f64)
             }
             Smoothing::KneserNey(_) => {
                 // From the empty context up: each order interpolates its
-                // discounted estimate with the one below (uniform at the bottom).
+                // discounted estimate with the one below (uniform at the bottom):
+                // P(w|h) = (max(c(hw) − D, 0) + D·N₁₊(h•)·P(w|h')) / c(h).
                 let mut p = 1.0 / self.vocab as f64;
                 for n in 0..=h.len() {
-                    let ctx = &h[h.len() - n..];
                     let level = &self.levels[n];
-                    let Some(&(total, types)) = level.contexts.get(ctx) else {
+                    let Some(ctx) = level.contexts.get(&h[h.len() - n..]) else {
                         continue;
                     };
-                    key.clear();
-                    key.extend_from_slice(ctx);
-                    key.push(token);
-                    let c = level.grams.get(key.as_slice()).copied().unwrap_or(0) as f64;
                     let d = level.discount;
-                    p = ((c - d).max(0.0) + d * types as f64 * p) / total as f64;
+                    p = ((ctx.count(token) - d).max(0.0) + d * ctx.next.len() as f64 * p)
+                        / ctx.total as f64;
                 }
                 p
             }
         }
     }
 
-    /// The whole next-token distribution after `history`.
+    /// The whole next-token distribution after `history` (the same numbers
+    /// as [`Ngram::prob`] for each token, computed a level at a time).
     pub fn distribution(&self, history: &[u32]) -> Vec<f64> {
-        (0..self.vocab as u32)
-            .map(|t| self.prob(history, t))
-            .collect()
+        let h = self.context(history);
+        let v = self.vocab as f64;
+        match self.smoothing {
+            Smoothing::AddK(k) => {
+                let ctx = self.levels[h.len()].contexts.get(h);
+                let total = ctx.map_or(0.0, |c| c.total as f64);
+                let mut p = vec![k / (total + k * v); self.vocab];
+                for &(t, c) in ctx.map_or(&[][..], |c| &c.next[..]) {
+                    p[t as usize] = (c as f64 + k) / (total + k * v);
+                }
+                p
+            }
+            Smoothing::KneserNey(_) => {
+                let mut p = vec![1.0 / v; self.vocab];
+                for n in 0..=h.len() {
+                    let level = &self.levels[n];
+                    let Some(ctx) = level.contexts.get(&h[h.len() - n..]) else {
+                        continue;
+                    };
+                    let (d, total) = (level.discount, ctx.total as f64);
+                    let backoff = d * ctx.next.len() as f64 / total;
+                    for x in p.iter_mut() {
+                        *x *= backoff;
+                    }
+                    for &(t, c) in &ctx.next {
+                        p[t as usize] += (c as f64 - d).max(0.0) / total;
+                    }
+                }
+                p
+            }
+        }
     }
 }
 

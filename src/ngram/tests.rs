@@ -89,7 +89,11 @@ fn every_context_sums_to_one() {
             histories.sort();
             histories.dedup();
             for h in &histories {
-                let sum: f64 = m.distribution(h).iter().sum();
+                let dist = m.distribution(h);
+                let sum: f64 = dist.iter().sum();
+                for (t, p) in dist.iter().enumerate() {
+                    assert!((p - m.prob(h, t as u32)).abs() < 1e-12);
+                }
                 assert!(
                     (sum - 1.0).abs() < 1e-9,
                     "{smoothing:?} order {order}: history {h:?} sums to {sum}"
