@@ -193,21 +193,34 @@ fn train_into(
     status.total_steps = trainer.total_steps();
     status.params = trainer.parameter_count();
     let metrics = dir.join(METRICS_FILE);
-    let log = match resume {
-        Some(ckpt) => {
-            let (snapshot, rows) = checkpoint::read(ckpt)?;
-            let step = snapshot.position.step;
-            trainer
-                .restore(snapshot)
-                .with_context(|| format!("cannot resume from {}", ckpt.display()))?;
-            eprintln!(
-                "{}: resuming from {} (step {step})",
-                trial.id,
-                ckpt.display()
-            );
-            status.message = Some(format!("resumed from step {step}"));
-            MetricsLog::resume(&metrics, &trial.id, rows)?
-        }
+    let resumed = match resume {
+        Some(ckpt) => match resume_from(&mut trainer, ckpt, &metrics, &trial.id) {
+            Ok((log, step)) => {
+                eprintln!(
+                    "{}: resuming from {} (step {step})",
+                    trial.id,
+                    ckpt.display()
+                );
+                status.message = Some(format!("resumed from step {step}"));
+                Some(log)
+            }
+            Err(e) => {
+                // A checkpoint that cannot be used is no reason to fail
+                // forever: start over (with a fresh model, since restoring
+                // may have got half way).
+                eprintln!(
+                    "{}: cannot resume from {}: {e:#}; starting over",
+                    trial.id,
+                    ckpt.display()
+                );
+                trainer = Trainer::new(&trial.spec, &corpus, device)?;
+                None
+            }
+        },
+        None => None,
+    };
+    let log = match resumed {
+        Some(log) => log,
         None => {
             checkpoint::remove_all(dir)?;
             MetricsLog::create(&metrics, &trial.id)?
@@ -249,6 +262,20 @@ fn train_into(
         }
     }
     Ok(())
+}
+
+/// Restores `trainer` from a checkpoint and continues its `metrics.csv`;
+/// returns the log and the checkpoint's step.
+fn resume_from(
+    trainer: &mut Trainer,
+    ckpt: &Path,
+    metrics: &Path,
+    id: &str,
+) -> Result<(MetricsLog, usize)> {
+    let (snapshot, rows) = checkpoint::read(ckpt)?;
+    let step = snapshot.position.step;
+    trainer.restore(snapshot)?;
+    Ok((MetricsLog::resume(metrics, id, rows)?, step))
 }
 
 struct Finite<'a>(&'a mut IndexMap<String, f64>);

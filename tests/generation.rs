@@ -98,6 +98,11 @@ baselines:\n  - {{kind: ngram, order: 6}}\n",
     ]));
     assert_eq!(out, "Мой дядя самых честн\n");
 
+    // The library call a report uses gives the same text as the command.
+    let text =
+        rnnlab::generate::sample_text(std::path::Path::new(rnn), "Мой дядя", 60, 1.0, 1).unwrap();
+    assert_eq!(format!("{text}\n"), a);
+
     // A priming character the model never saw is named; nothing is printed.
     let bad = rnnlab(&["sample", rnn, "--prime", "Мой dядя"]);
     assert_eq!(bad.status.code(), Some(1));

@@ -90,6 +90,22 @@ fn an_interrupted_trial_resumes_to_the_same_numbers() {
     assert_eq!(resumed.len(), expected.len());
     assert_eq!(resumed, expected);
 
+    // A checkpoint that cannot be read is no dead end: the trial starts over.
+    let broken = tmp.path().join("broken");
+    let out = sweep(&broken, &[("RNNLAB_TEST_ABORT_AFTER_STEP", "12")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let bdir = trial_dir(&broken);
+    std::fs::write(
+        bdir.join("checkpoint-last/model.safetensors"),
+        b"not a tensor file",
+    )
+    .unwrap();
+    let out = sweep(&broken, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = std::fs::read_to_string(bdir.join("log.txt")).unwrap();
+    assert!(log.contains("starting over"), "{log}");
+    assert_eq!(comparable_metrics(&bdir), expected);
+
     // The checkpoint files are what PyTorch users expect.
     let model =
         tch::Tensor::read_safetensors(dir.join("checkpoint-best/model.safetensors")).unwrap();

@@ -87,6 +87,31 @@ pub fn open(path: &Path) -> Result<(Model, String)> {
     ))
 }
 
+/// A short sample (the prime, then `length` sampled characters) from what
+/// `path` names (see [`open`]), at a fixed temperature and seed: what a
+/// report shows for each variant.
+pub fn sample_text(
+    path: &Path,
+    prime: &str,
+    length: usize,
+    temperature: f64,
+    seed: u64,
+) -> Result<String> {
+    let opts = SampleOptions {
+        length,
+        temperature,
+        top_k: None,
+        greedy: false,
+        seed,
+        stop: None,
+    };
+    let text = match open(path)?.0 {
+        Model::Rnn(m) => sample(&m, prime, &opts, &mut |_| Ok(()))?,
+        Model::Ngram(m) => sample(&m, prime, &opts, &mut |_| Ok(()))?,
+    };
+    Ok(format!("{prime}{text}"))
+}
+
 /// Encodes a priming text, naming any character the model has never seen.
 pub fn encode_prime(vocab: &Vocab, prime: &str) -> Result<Vec<i64>> {
     vocab.encode(prime).with_context(|| {
