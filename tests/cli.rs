@@ -151,11 +151,13 @@ fn default_experiment_runs_at_tiny_scale() {
     let out = rnnlab(&args, &[]);
     assert!(out.status.success(), "{}", text(&out));
     let exp = tmp.path().join("default");
-    assert_eq!(column(&exp, "status"), vec!["finished"; 6]);
+    // Six trained variants, then the spec's two n-gram baselines.
+    assert_eq!(column(&exp, "status"), vec!["finished"; 8]);
     assert_eq!(
         column(&exp, "model.layers"),
-        vec!["1", "2", "1", "2", "1", "2"]
+        vec!["1", "2", "1", "2", "1", "2", "", ""]
     );
+    assert_eq!(column(&exp, "cell")[6..], ["ngram", "ngram"]);
     let spec = std::fs::read_to_string(exp.join("experiment.yaml")).unwrap();
     assert!(
         spec.contains("max_chars: 40000") && spec.contains("torch-nn-modules"),
