@@ -76,6 +76,25 @@ pub struct Status {
 }
 
 impl Status {
+    /// The status of a trial starting now.
+    pub fn running(device: String, threads: usize) -> Status {
+        Status {
+            state: State::Running,
+            message: None,
+            device,
+            threads,
+            started: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            elapsed_s: 0.0,
+            steps: 0,
+            total_steps: 0,
+            params: 0,
+            result: IndexMap::new(),
+        }
+    }
+
     pub fn read(dir: &Path) -> Result<Status> {
         let path = dir.join(STATUS_FILE);
         let text = std::fs::read_to_string(&path)
@@ -143,22 +162,7 @@ pub fn run(
         _ => checkpoint::find(dir, Which::Last),
     };
     write_spec(dir, trial)?;
-    let started = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let mut status = Status {
-        state: State::Running,
-        message: None,
-        device: crate::device::name(device),
-        threads,
-        started,
-        elapsed_s: 0.0,
-        steps: 0,
-        total_steps: 0,
-        params: 0,
-        result: IndexMap::new(),
-    };
+    let mut status = Status::running(crate::device::name(device), threads);
     status.write(dir)?;
     let clock = Instant::now();
     let outcome = train_into(

@@ -1,24 +1,8 @@
 //! The n-gram baseline as a pseudo-trial, end to end through the binary.
 use std::path::Path;
-use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rnnlab");
-
-fn rnnlab(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("rnnlab runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::*;
 
 const SPEC: &str = "name: base\ndata:\n  source: {kind: xml, chars: 20000, seed: 0, max_depth: 8}\n\
 model: {hidden: 8}\ntrain: {batch_size: 8, bptt: 16, steps: 10, eval_every: 5, log_every: 5}\ndevice: cpu\n\

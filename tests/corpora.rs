@@ -1,23 +1,7 @@
 //! Prepared corpora: experiments that need one say how to build it.
-use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rnnlab");
-
-fn rnnlab(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("rnnlab runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::*;
 
 #[test]
 fn a_missing_prepared_corpus_points_to_make_data() {

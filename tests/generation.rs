@@ -1,17 +1,10 @@
 //! `rnnlab sample` end to end: a model trained on Cyrillic text continues a
 //! Cyrillic prime; sampling is seeded; beam width 1 is greedy; bad primes
 //! are named.
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_rnnlab");
-
-fn rnnlab(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("rnnlab runs")
-}
+mod common;
+use common::*;
 
 fn stdout(o: &Output) -> String {
     assert!(

@@ -1,25 +1,8 @@
 //! Checkpoints and exact resume, end to end through the binary.
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rnnlab");
-
-fn rnnlab(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("rnnlab runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::*;
 
 /// A one-trial LSTM sweep with dropout (so the per-step reseeding matters)
 /// whose checkpoints (every 10 steps) fall between logging points (every 4).
@@ -52,7 +35,7 @@ fn an_interrupted_trial_resumes_to_the_same_numbers() {
     let spec = tmp.path().join("resume.yaml");
     std::fs::write(&spec, SPEC).unwrap();
     let sweep = |results: &Path, envs: &[(&str, &str)]| {
-        rnnlab(
+        rnnlab_env(
             &[
                 "run",
                 spec.to_str().unwrap(),

@@ -2,10 +2,9 @@
 //! (`trial.yaml`, `status.json`, `metrics.csv` with `val` and `test` rows at
 //! step 0), so summaries and plots treat it as one more row.
 use std::path::Path;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use indexmap::IndexMap;
 
 use super::word::WordNgram;
 use super::{Ngram, Smoothing};
@@ -76,21 +75,7 @@ pub fn run(t: &Trial, dir: &Path) -> Result<Status> {
         bail!("trial {} is not a baseline", t.id);
     };
     trial::write_spec(dir, t)?;
-    let mut status = Status {
-        state: State::Running,
-        message: None,
-        device: "cpu".into(),
-        threads: 1,
-        started: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-        elapsed_s: 0.0,
-        steps: 0,
-        total_steps: 0,
-        params: 0,
-        result: IndexMap::new(),
-    };
+    let mut status = Status::running("cpu".into(), 1);
     status.write(dir)?;
     let clock = Instant::now();
     let outcome = fit_into(t, b, dir, &mut status);
