@@ -8,6 +8,7 @@
 //!   hidden.safetensors     the hidden state carried into the next window (h, c)
 //!   state.json             step, window position, best validation, interval sums, seed
 //!   vocab.json             the characters, in id order
+//!   model.json             the model section of the spec, as JSON (for tools without YAML)
 //!   trial.yaml             the resolved trial spec
 //! ```
 //!
@@ -80,6 +81,10 @@ pub fn write(
     };
     std::fs::write(dir.join(STATE_FILE), serde_json::to_string_pretty(&state)?)?;
     write_vocab(&dir.join(VOCAB_FILE), vocab)?;
+    std::fs::write(
+        dir.join("model.json"),
+        serde_json::to_string_pretty(&trial.spec.model)?,
+    )?;
     std::fs::write(dir.join(TRIAL_FILE), serde_yaml::to_string(trial)?)?;
     for f in std::fs::read_dir(dir)? {
         std::fs::File::open(f?.path())?.sync_all()?;

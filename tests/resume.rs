@@ -105,6 +105,7 @@ fn an_interrupted_trial_resumes_to_the_same_numbers() {
         "optimizer.safetensors",
         "hidden.safetensors",
         "vocab.json",
+        "model.json",
         "trial.yaml",
     ] {
         assert!(dir.join("checkpoint-last").join(file).is_file(), "{file}");

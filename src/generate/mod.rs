@@ -55,6 +55,12 @@ pub fn open(path: &Path) -> Result<(Model, String)> {
     }
     let trial = crate::trial::read_trial(path)?;
     if let Some(b) = &trial.baseline {
+        if trial.spec.model.reverse_input {
+            bail!(
+                "{} was fitted on reversed text; sampling it is not supported",
+                trial.id
+            );
+        }
         let crate::spec::BaselineSpec::Ngram { unit, .. } = b;
         if *unit != crate::spec::baseline::Unit::Char {
             bail!(
