@@ -72,6 +72,14 @@ fn an_interrupted_trial_resumes_to_the_same_numbers() {
     let resumed = comparable_metrics(&dir);
     assert_eq!(resumed.len(), expected.len());
     assert_eq!(resumed, expected);
+    // The final status reports the same results too.
+    let results = |dir: &Path| {
+        let mut r = rnnlab::trial::Status::read(dir).unwrap().result;
+        r.shift_remove("tokens_per_s");
+        r
+    };
+    assert_eq!(results(&dir), results(&trial_dir(&whole)));
+    assert!(results(&dir).contains_key("train_bpc"));
 
     // A checkpoint that cannot be read is no dead end: the trial starts over.
     let broken = tmp.path().join("broken");

@@ -36,7 +36,7 @@ impl Eval {
 }
 
 /// Training metrics averaged over one logging interval.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct TrainLog {
     pub step: usize,
     pub epoch: f64,
@@ -90,6 +90,8 @@ pub struct Position {
     pub window_offset: i64,
     pub epoch: usize,
     pub best_val: Option<(usize, Eval)>,
+    /// The last training log written (what the final status reports).
+    pub last_train: Option<TrainLog>,
     /// Sums of the logging interval in progress (`f32` device values, exact in `f64`).
     pub interval_loss: f64,
     pub interval_grad_norm: f64,
@@ -318,6 +320,7 @@ impl<'a> Trainer<'a> {
                 interval.resume(&p, self.device);
                 report.steps = p.step;
                 report.best_val = p.best_val;
+                report.last_train = p.last_train;
                 (p.train_time_s, p.train_tokens, p.step + 1)
             }
             None => (0.0, 0, 1),
@@ -358,6 +361,12 @@ impl<'a> Trainer<'a> {
             let last = step % checkpoint_every == 0 || step == total;
             if last || best {
                 let position = self.position(step, &report, &interval, train_time, train_tokens);
+                if !(position.interval_loss.is_finite() && position.interval_grad_norm.is_finite())
+                {
+                    // Diverging since the last log: nothing worth resuming
+                    // (and JSON cannot hold NaN); the next log will say so.
+                    continue;
+                }
                 let snapshot = self.snapshot(position)?;
                 if last {
                     observer.checkpoint(Which::Last, &snapshot)?;
@@ -409,6 +418,7 @@ impl<'a> Trainer<'a> {
             window_offset,
             epoch,
             best_val: report.best_val,
+            last_train: report.last_train,
             interval_loss: f64::try_from(&interval.loss).unwrap_or(f64::NAN),
             interval_grad_norm: f64::try_from(&interval.norm).unwrap_or(f64::NAN),
             interval_steps: interval.steps,
