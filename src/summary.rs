@@ -147,7 +147,12 @@ pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
         let mut row = vec![
             r.trial.id.clone(),
             r.trial.variant.clone(),
-            r.seed().to_string(),
+            // A fitted baseline has no seed.
+            if r.trial.baseline.is_some() {
+                String::new()
+            } else {
+                r.seed().to_string()
+            },
             r.state().to_string(),
         ];
         row.extend(

@@ -58,7 +58,7 @@ fn baselines_are_rows_of_the_summary() {
     assert!(kn["val_bpc"].parse::<f64>().unwrap() < 4.8, "{kn:?}");
     assert!(std::fs::read_to_string(exp.join("summary.md"))
         .unwrap()
-        .contains("| ngram order=4 kneser_ney |"));
+        .contains("| 4-gram KN |"));
     let svg = std::fs::read_to_string(exp.join("plots/val_bpc.svg")).unwrap();
     assert!(svg.contains("(baseline)"), "the reference line is labelled");
 

@@ -70,7 +70,7 @@ impl BaselineSpec {
         }
     }
 
-    /// A readable label, e.g. `ngram order=5 kneser_ney` or `word ngram order=3 add_k`.
+    /// A short readable label, e.g. `5-gram KN`, `3-gram add-k`, `word 3-gram KN`.
     pub fn label(&self) -> String {
         let BaselineSpec::Ngram {
             order,
@@ -83,10 +83,10 @@ impl BaselineSpec {
             Unit::Word => "word ",
         };
         let smoothing = match smoothing {
-            Smoothing::KneserNey => "kneser_ney",
-            Smoothing::AddK => "add_k",
+            Smoothing::KneserNey => "KN",
+            Smoothing::AddK => "add-k",
         };
-        format!("{unit}ngram order={order} {smoothing}")
+        format!("{unit}{order}-gram {smoothing}")
     }
 }
 
