@@ -77,7 +77,8 @@ pub fn prepare(out_dir: &Path, force: bool) -> Result<Option<Built>> {
         ])
         .status()
         .context("cannot run dpkg-deb and tar")?;
-    if !out.success() {
+    // `sh` has no pipefail: an empty tarball is how a failed dpkg-deb shows.
+    if !out.success() || std::fs::metadata(&tarball).map_or(0, |m| m.len()) == 0 {
         bail!("extracting {inner} from {} failed", deb.display());
     }
     let src = work.path().join("src");
