@@ -42,31 +42,15 @@ pub struct BenchResult {
 pub fn spec(c: &BenchConfig) -> Spec {
     let source = match &c.corpus {
         Some(path) => Source::File { path: path.clone() },
-        None => Source::Builtin {
-            name: crate::data::builtin::DEFAULT.into(),
-        },
+        None => Source::Builtin { name: crate::data::builtin::DEFAULT.into() },
     };
     Spec {
         name: "bench".into(),
         description: String::new(),
         task: spec::Task::CharLm,
-        data: DataSpec {
-            source,
-            split: Default::default(),
-            max_chars: None,
-        },
-        model: ModelSpec {
-            cell: Cell::Lstm,
-            hidden: c.hidden,
-            layers: c.layers,
-            ..Default::default()
-        },
-        train: TrainSpec {
-            batch_size: c.batch,
-            bptt: c.bptt,
-            steps: Some(c.warmup + c.steps),
-            ..Default::default()
-        },
+        data: DataSpec { source, split: Default::default(), max_chars: None },
+        model: ModelSpec { cell: Cell::Lstm, hidden: c.hidden, layers: c.layers, ..Default::default() },
+        train: TrainSpec { batch_size: c.batch, bptt: c.bptt, steps: Some(c.warmup + c.steps), ..Default::default() },
         device: Default::default(),
         sweep: Default::default(),
         baselines: Vec::new(),
@@ -89,9 +73,7 @@ pub fn run(c: &BenchConfig) -> Result<BenchResult> {
         tokens += chars;
         last = Some((loss, chars));
     }
-    let final_loss = last
-        .map(|(l, n)| f64::try_from(l).unwrap_or(f64::NAN) / n as f64)
-        .unwrap_or(f64::NAN);
+    let final_loss = last.map(|(l, n)| f64::try_from(l).unwrap_or(f64::NAN) / n as f64).unwrap_or(f64::NAN);
     sync(c.device);
     let seconds = start.elapsed().as_secs_f64();
     Ok(BenchResult {

@@ -69,22 +69,15 @@ pub fn write(
         .with_context(|| format!("cannot write in {}", trial_dir.display()))?;
     let dir = tmp.path();
     let save = |file: &str, named: &[(String, Tensor)]| -> Result<()> {
-        Tensor::write_safetensors(named, dir.join(file))
-            .with_context(|| format!("cannot write {file}"))
+        Tensor::write_safetensors(named, dir.join(file)).with_context(|| format!("cannot write {file}"))
     };
     save(MODEL_FILE, &snapshot.model)?;
     save(OPTIMIZER_FILE, &snapshot.optimizer)?;
     save(HIDDEN_FILE, &snapshot.hidden)?;
-    let state = State {
-        position: snapshot.position.clone(),
-        metrics_rows,
-    };
+    let state = State { position: snapshot.position.clone(), metrics_rows };
     std::fs::write(dir.join(STATE_FILE), serde_json::to_string_pretty(&state)?)?;
     write_vocab(&dir.join(VOCAB_FILE), vocab)?;
-    std::fs::write(
-        dir.join("model.json"),
-        serde_json::to_string_pretty(&trial.spec.model)?,
-    )?;
+    std::fs::write(dir.join("model.json"), serde_json::to_string_pretty(&trial.spec.model)?)?;
     std::fs::write(dir.join(TRIAL_FILE), serde_yaml::to_string(trial)?)?;
     for f in std::fs::read_dir(dir)? {
         std::fs::File::open(f?.path())?.sync_all()?;
@@ -92,12 +85,10 @@ pub fn write(
     let old = trial_dir.join(format!("{}.old", name(which)));
     if target.exists() {
         let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(&target, &old)
-            .with_context(|| format!("cannot replace {}", target.display()))?;
+        std::fs::rename(&target, &old).with_context(|| format!("cannot replace {}", target.display()))?;
     }
     let kept = tmp.keep();
-    std::fs::rename(&kept, &target)
-        .with_context(|| format!("cannot write {}", target.display()))?;
+    std::fs::rename(&kept, &target).with_context(|| format!("cannot write {}", target.display()))?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(target)
 }
@@ -106,21 +97,15 @@ pub fn write(
 pub fn find(trial_dir: &Path, which: Which) -> Option<PathBuf> {
     let dir = trial_dir.join(name(which));
     let old = trial_dir.join(format!("{}.old", name(which)));
-    [dir, old]
-        .into_iter()
-        .find(|d| d.join(STATE_FILE).is_file() && d.join(MODEL_FILE).is_file())
+    [dir, old].into_iter().find(|d| d.join(STATE_FILE).is_file() && d.join(MODEL_FILE).is_file())
 }
 
 /// Deletes a trial's checkpoints (before it is run again from scratch).
 pub fn remove_all(trial_dir: &Path) -> Result<()> {
     for which in [Which::Last, Which::Best] {
-        for dir in [
-            trial_dir.join(name(which)),
-            trial_dir.join(format!("{}.old", name(which))),
-        ] {
+        for dir in [trial_dir.join(name(which)), trial_dir.join(format!("{}.old", name(which)))] {
             if dir.exists() {
-                std::fs::remove_dir_all(&dir)
-                    .with_context(|| format!("cannot remove {}", dir.display()))?;
+                std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
             }
         }
     }
@@ -151,15 +136,13 @@ pub fn read_model(dir: &Path) -> Result<Vec<(String, Tensor)>> {
 
 pub fn read_trial(dir: &Path) -> Result<Trial> {
     let path = dir.join(TRIAL_FILE);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_yaml::from_str(&text).with_context(|| format!("{} is not a trial spec", path.display()))
 }
 
 pub fn write_vocab(path: &Path, vocab: &Vocab) -> Result<()> {
     let chars: Vec<String> = vocab.chars().iter().map(|c| c.to_string()).collect();
-    std::fs::write(path, serde_json::to_string(&chars)?)
-        .with_context(|| format!("cannot write {}", path.display()))
+    std::fs::write(path, serde_json::to_string(&chars)?).with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub fn read_vocab(dir: &Path) -> Result<Vocab> {
@@ -169,17 +152,13 @@ pub fn read_vocab(dir: &Path) -> Result<Vocab> {
         let mut it = s.chars();
         match (it.next(), it.next()) {
             (Some(c), None) => out.push(c),
-            _ => bail!(
-                "{}: entry {s:?} is not one character",
-                dir.join(VOCAB_FILE).display()
-            ),
+            _ => bail!("{}: entry {s:?} is not one character", dir.join(VOCAB_FILE).display()),
         }
     }
     Vocab::from_chars(out)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
 }

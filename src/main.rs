@@ -164,10 +164,7 @@ fn main() -> ExitCode {
 /// Parses, applies `--set` and expands the sweep: every spec problem is
 /// reported here, before anything is written. Returns the trained trials
 /// and the baselines' pseudo-trials.
-fn load_trials(
-    path: &Path,
-    overrides: &[String],
-) -> Result<(spec::Loaded, Vec<sweep::Trial>, Vec<sweep::Trial>)> {
+fn load_trials(path: &Path, overrides: &[String]) -> Result<(spec::Loaded, Vec<sweep::Trial>, Vec<sweep::Trial>)> {
     let loaded = spec::load(path)?;
     let loaded = sweep::apply_overrides(&loaded, overrides)?;
     let trials = sweep::expand(&loaded)?;
@@ -179,28 +176,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let (loaded, trials, baselines) = load_trials(&args.spec, &args.overrides)?;
     let device = args.device.unwrap_or(loaded.spec.device).resolve()?;
     let exp_dir = runner::experiment_dir(&args.results, &loaded);
-    if let Some(b) = baselines
-        .iter()
-        .find(|b| args.trial.as_ref() == Some(&b.id))
-    {
+    if let Some(b) = baselines.iter().find(|b| args.trial.as_ref() == Some(&b.id)) {
         runner::check_data(std::slice::from_ref(b))?;
         runner::init_experiment_dir(&exp_dir, &loaded)?;
         let status = rnnlab::ngram::baseline::run(b, &trial::trial_dir(&exp_dir, &b.id))?;
-        eprintln!(
-            "{}: {} in {:.1}s",
-            b.id,
-            status.state.as_str(),
-            status.elapsed_s
-        );
+        eprintln!("{}: {} in {:.1}s", b.id, status.state.as_str(), status.elapsed_s);
         return Ok(ExitCode::SUCCESS);
     }
     let single = match (&args.trial, args.trial_index) {
         (Some(id), _) => Some(trials.iter().find(|t| &t.id == id).with_context(|| {
-            format!(
-                "no trial '{id}' in {}; `rnnlab list {}` shows the ids",
-                args.spec.display(),
-                args.spec.display()
-            )
+            format!("no trial '{id}' in {}; `rnnlab list {}` shows the ids", args.spec.display(), args.spec.display())
         })?),
         (None, Some(i)) => Some(trials.get(i).with_context(|| {
             format!(
@@ -230,19 +215,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let (ran, failed) = runner::run_sweep(&opts, &loaded, &trials)?;
     let (ran, failed) = (ran + fitted, failed + baselines_failed);
     let (table, files) = rnnlab::rebuild_outputs(&exp_dir)?;
-    println!(
-        "\n{}: {ran} trial(s) run, {failed} failed\n{table}",
-        loaded.spec.name
-    );
+    println!("\n{}: {ran} trial(s) run, {failed} failed\n{table}", loaded.spec.name);
     println!("results: {}", exp_dir.display());
     for f in files {
         println!("  {}", f.display());
     }
-    Ok(if failed > 0 {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
 /// One trial in this process (what each sweep child and each Slurm task runs).
@@ -253,11 +231,7 @@ fn run_single(
     device: tch::Device,
     exp_dir: &Path,
 ) -> Result<ExitCode> {
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     tch::set_num_threads(threads as i32);
     tch::set_num_interop_threads(1);
     if !args.progress {
@@ -272,28 +246,13 @@ fn run_single(
         std::process::abort();
     }
     // Test hook: abort the trial process (as a kill would) after this training step.
-    let abort_after = std::env::var("RNNLAB_TEST_ABORT_AFTER_STEP")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok());
+    let abort_after = std::env::var("RNNLAB_TEST_ABORT_AFTER_STEP").ok().and_then(|v| v.parse::<usize>().ok());
     let status = if args.progress {
-        trial::run(
-            t,
-            &dir,
-            device,
-            threads,
-            &mut runner::ChildProgress,
-            abort_after,
-        )?
+        trial::run(t, &dir, device, threads, &mut runner::ChildProgress, abort_after)?
     } else {
         trial::run(t, &dir, device, threads, &mut (), abort_after)?
     };
-    eprintln!(
-        "{}: {} in {:.1}s — {}",
-        t.id,
-        status.state.as_str(),
-        status.elapsed_s,
-        dir.display()
-    );
+    eprintln!("{}: {} in {:.1}s — {}", t.id, status.state.as_str(), status.elapsed_s, dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -301,10 +260,7 @@ fn list(path: &Path, overrides: &[String]) -> Result<ExitCode> {
     let (loaded, trials, baselines) = load_trials(path, overrides)?;
     println!("{}: {} trial(s)", loaded.spec.name, trials.len());
     for (i, t) in trials.iter().enumerate() {
-        println!(
-            "{i:>4}  {:<32} {}  seed {}",
-            t.id, t.variant, t.spec.train.seed
-        );
+        println!("{i:>4}  {:<32} {}  seed {}", t.id, t.variant, t.spec.train.seed);
     }
     if !baselines.is_empty() {
         println!("baselines (run with --trial ID):");
@@ -332,10 +288,7 @@ fn data_cmd(corpus: &str, out: &Path, force: bool) -> Result<ExitCode> {
         bail!("unknown corpus '{corpus}'; known: linux");
     }
     match rnnlab::data::linux::prepare(out, force)? {
-        None => println!(
-            "{} already exists (--force rebuilds it)",
-            out.join(rnnlab::data::linux::TEXT_FILE).display()
-        ),
+        None => println!("{} already exists (--force rebuilds it)", out.join(rnnlab::data::linux::TEXT_FILE).display()),
         Some(b) => println!(
             "{}: {} characters ({} bytes) from {} files of {}
 SHA-256 {}",
@@ -366,19 +319,13 @@ fn sample_with<M: generate::LanguageModel>(m: &M, a: &SampleArgs) -> Result<Exit
     let mut out = std::io::stdout().lock();
     if let Some(width) = a.beam {
         let stop = match a.stop {
-            Some(c) => Some(
-                m.vocab()
-                    .id(c)
-                    .with_context(|| format!("--stop: {c:?} is not in the model's vocabulary"))?,
-            ),
+            Some(c) => {
+                Some(m.vocab().id(c).with_context(|| format!("--stop: {c:?} is not in the model's vocabulary"))?)
+            }
             None => None,
         };
         let best = generate::beam_search(m, &prime, width, a.length, stop, a.length_norm)?;
-        let text: String = best
-            .tokens
-            .iter()
-            .filter_map(|&t| m.vocab().char(t))
-            .collect();
+        let text: String = best.tokens.iter().filter_map(|&t| m.vocab().char(t)).collect();
         writeln!(out, "{}{text}", a.prime)?;
         eprintln!(
             "beam {width}: ln P = {:.3} over {} characters, score {:.4}",
@@ -428,10 +375,7 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
 
 fn info() -> Result<ExitCode> {
     println!("rnnlab {}", env!("CARGO_PKG_VERSION"));
-    println!(
-        "torch package: {}",
-        rnnlab::data::builtin::torch_dir().display()
-    );
+    println!("torch package: {}", rnnlab::data::builtin::torch_dir().display());
     println!("intra-op threads: {}", tch::get_num_threads());
     println!(
         "CUDA available: {} ({} device(s)), cuDNN: {}",
@@ -440,11 +384,9 @@ fn info() -> Result<ExitCode> {
         tch::Cuda::cudnn_is_available()
     );
     match rnnlab::data::builtin::load(rnnlab::data::builtin::DEFAULT) {
-        Ok(text) => println!(
-            "built-in corpus {}: {} chars, checksum ok",
-            rnnlab::data::builtin::DEFAULT,
-            text.chars().count()
-        ),
+        Ok(text) => {
+            println!("built-in corpus {}: {} chars, checksum ok", rnnlab::data::builtin::DEFAULT, text.chars().count())
+        }
         Err(e) => println!("built-in corpus unavailable: {e:#}"),
     }
     Ok(ExitCode::SUCCESS)

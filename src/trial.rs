@@ -83,10 +83,7 @@ impl Status {
             message: None,
             device,
             threads,
-            started: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            started: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
             elapsed_s: 0.0,
             steps: 0,
             total_steps: 0,
@@ -97,35 +94,25 @@ impl Status {
 
     pub fn read(dir: &Path) -> Result<Status> {
         let path = dir.join(STATUS_FILE);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid status", path.display()))
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not a valid status", path.display()))
     }
 
     pub fn write(&self, dir: &Path) -> Result<()> {
-        write_atomic(
-            &dir.join(STATUS_FILE),
-            serde_json::to_string_pretty(self)?.as_bytes(),
-        )
+        write_atomic(&dir.join(STATUS_FILE), serde_json::to_string_pretty(self)?.as_bytes())
     }
 }
 
 pub fn read_trial(dir: &Path) -> Result<Trial> {
     let path = dir.join(SPEC_FILE);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    serde_yaml::from_str(&text)
-        .with_context(|| format!("{} is not a valid trial spec", path.display()))
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_yaml::from_str(&text).with_context(|| format!("{} is not a valid trial spec", path.display()))
 }
 
 /// Creates the trial directory and writes its resolved spec.
 pub fn write_spec(dir: &Path, trial: &Trial) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_atomic(
-        &dir.join(SPEC_FILE),
-        serde_yaml::to_string(trial)?.as_bytes(),
-    )
+    write_atomic(&dir.join(SPEC_FILE), serde_yaml::to_string(trial)?.as_bytes())
 }
 
 pub fn trial_dir(experiment_dir: &Path, id: &str) -> PathBuf {
@@ -165,15 +152,7 @@ pub fn run(
     let mut status = Status::running(crate::device::name(device), threads);
     status.write(dir)?;
     let clock = Instant::now();
-    let outcome = train_into(
-        trial,
-        dir,
-        device,
-        &mut status,
-        progress,
-        resume.as_deref(),
-        abort_after,
-    );
+    let outcome = train_into(trial, dir, device, &mut status, progress, resume.as_deref(), abort_after);
     status.elapsed_s = clock.elapsed().as_secs_f64();
     if let Err(e) = &outcome {
         status.state = State::Failed;
@@ -200,11 +179,7 @@ fn train_into(
     let resumed = match resume {
         Some(ckpt) => match resume_from(&mut trainer, ckpt, &metrics, &trial.id) {
             Ok((log, step)) => {
-                eprintln!(
-                    "{}: resuming from {} (step {step})",
-                    trial.id,
-                    ckpt.display()
-                );
+                eprintln!("{}: resuming from {} (step {step})", trial.id, ckpt.display());
                 status.message = Some(format!("resumed from step {step}"));
                 Some(log)
             }
@@ -212,11 +187,7 @@ fn train_into(
                 // A checkpoint that cannot be used is no reason to fail
                 // forever: start over (with a fresh model, since restoring
                 // may have got half way).
-                eprintln!(
-                    "{}: cannot resume from {}: {e:#}; starting over",
-                    trial.id,
-                    ckpt.display()
-                );
+                eprintln!("{}: cannot resume from {}: {e:#}; starting over", trial.id, ckpt.display());
                 trainer = Trainer::new(&trial.spec, &corpus, device)?;
                 None
             }
@@ -231,15 +202,7 @@ fn train_into(
         }
     };
     status.write(dir)?;
-    let mut sink = Sink {
-        log,
-        progress,
-        total: trainer.total_steps(),
-        dir,
-        trial,
-        vocab: &corpus.vocab,
-        abort_after,
-    };
+    let mut sink = Sink { log, progress, total: trainer.total_steps(), dir, trial, vocab: &corpus.vocab, abort_after };
     let report = trainer.run(&mut sink)?;
     status.steps = report.steps;
     // JSON has no NaN: a metric that is not finite is simply absent.
@@ -270,12 +233,7 @@ fn train_into(
 
 /// Restores `trainer` from a checkpoint and continues its `metrics.csv`;
 /// returns the log and the checkpoint's step.
-fn resume_from(
-    trainer: &mut Trainer,
-    ckpt: &Path,
-    metrics: &Path,
-    id: &str,
-) -> Result<(MetricsLog, usize)> {
+fn resume_from(trainer: &mut Trainer, ckpt: &Path, metrics: &Path, id: &str) -> Result<(MetricsLog, usize)> {
     let (snapshot, rows) = checkpoint::read(ckpt)?;
     let step = snapshot.position.step;
     trainer.restore(snapshot)?;
@@ -317,14 +275,7 @@ impl Observer for Sink<'_> {
     }
 
     fn checkpoint(&mut self, which: Which, snapshot: &Snapshot) -> Result<()> {
-        checkpoint::write(
-            self.dir,
-            which,
-            snapshot,
-            self.log.rows(),
-            self.trial,
-            self.vocab,
-        )?;
+        checkpoint::write(self.dir, which, snapshot, self.log.rows(), self.trial, self.vocab)?;
         Ok(())
     }
 }

@@ -14,11 +14,7 @@ fn summary(exp: &Path) -> Vec<std::collections::HashMap<String, String>> {
     r.records()
         .map(|rec| {
             let rec = rec.unwrap();
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
+            headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()
         })
         .collect()
 }
@@ -29,12 +25,7 @@ fn baselines_are_rows_of_the_summary() {
     let spec = tmp.path().join("base.yaml");
     std::fs::write(&spec, SPEC).unwrap();
     let results = tmp.path().join("r");
-    let args = [
-        "run",
-        spec.to_str().unwrap(),
-        "--results",
-        results.to_str().unwrap(),
-    ];
+    let args = ["run", spec.to_str().unwrap(), "--results", results.to_str().unwrap()];
     let out = rnnlab(&args);
     assert!(out.status.success(), "{}", text(&out));
     let exp = results.join("base");
@@ -50,15 +41,10 @@ fn baselines_are_rows_of_the_summary() {
         assert!(bpc > 1.0 && bpc < 8.0, "{r:?}");
         assert!(r["test_bpc"].parse::<f64>().is_ok(), "{r:?}");
     }
-    let kn = ngrams
-        .iter()
-        .find(|r| r["trial"].starts_with("ngram-4-kn-"))
-        .unwrap();
+    let kn = ngrams.iter().find(|r| r["trial"].starts_with("ngram-4-kn-")).unwrap();
     // Better than a uniform guess over the XML alphabet (log2 29 ≈ 4.86 bits).
     assert!(kn["val_bpc"].parse::<f64>().unwrap() < 4.8, "{kn:?}");
-    assert!(std::fs::read_to_string(exp.join("summary.md"))
-        .unwrap()
-        .contains("| 4-gram KN |"));
+    assert!(std::fs::read_to_string(exp.join("summary.md")).unwrap().contains("| 4-gram KN |"));
     let svg = std::fs::read_to_string(exp.join("plots/val_bpc.svg")).unwrap();
     assert!(svg.contains("(baseline)"), "the reference line is labelled");
 
@@ -72,22 +58,10 @@ fn baselines_are_rows_of_the_summary() {
 fn bad_baselines_name_the_field() {
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
-        (
-            "{kind: ngram, order: 0}",
-            "baselines.0.order: must be between 1 and 20",
-        ),
-        (
-            "{kind: ngram, order: 3, k: 2}",
-            "baselines.0.k: only add_k smoothing takes k",
-        ),
-        (
-            "{kind: ngram, order: 3, discount: 1.5}",
-            "baselines.0.discount: must be in (0, 1]",
-        ),
-        (
-            "{kind: ngram, order: 3, smoothing: witten_bell}",
-            "unknown variant `witten_bell`",
-        ),
+        ("{kind: ngram, order: 0}", "baselines.0.order: must be between 1 and 20"),
+        ("{kind: ngram, order: 3, k: 2}", "baselines.0.k: only add_k smoothing takes k"),
+        ("{kind: ngram, order: 3, discount: 1.5}", "baselines.0.discount: must be in (0, 1]"),
+        ("{kind: ngram, order: 3, smoothing: witten_bell}", "unknown variant `witten_bell`"),
         ("{kind: ngram, ordr: 3}", "unknown field `ordr`"),
     ];
     for (i, (entry, expected)) in cases.iter().enumerate() {
@@ -98,12 +72,7 @@ fn bad_baselines_name_the_field() {
         )
         .unwrap();
         let results = tmp.path().join(format!("r{i}"));
-        let out = rnnlab(&[
-            "run",
-            spec.to_str().unwrap(),
-            "--results",
-            results.to_str().unwrap(),
-        ]);
+        let out = rnnlab(&["run", spec.to_str().unwrap(), "--results", results.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "case {i}: {}", text(&out));
         assert!(text(&out).contains(expected), "case {i}: {}", text(&out));
         assert!(!results.exists());

@@ -7,24 +7,12 @@ use common::*;
 fn a_missing_prepared_corpus_points_to_make_data() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = tmp.path().join("k.yaml");
-    std::fs::write(
-        &spec,
-        "data:\n  source: {kind: file, path: data/not-prepared/corpus.txt}\ntrain: {steps: 5}\n",
-    )
-    .unwrap();
+    std::fs::write(&spec, "data:\n  source: {kind: file, path: data/not-prepared/corpus.txt}\ntrain: {steps: 5}\n")
+        .unwrap();
     let results = tmp.path().join("r");
-    let out = rnnlab(&[
-        "run",
-        spec.to_str().unwrap(),
-        "--results",
-        results.to_str().unwrap(),
-    ]);
+    let out = rnnlab(&["run", spec.to_str().unwrap(), "--results", results.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("built by `make data`"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("built by `make data`"), "{}", text(&out));
     assert!(!results.exists());
 }
 

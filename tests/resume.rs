@@ -13,12 +13,7 @@ device: cpu\n";
 
 fn trial_dir(results: &Path) -> PathBuf {
     let trials = results.join("resume").join("trials");
-    std::fs::read_dir(&trials)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
+    std::fs::read_dir(&trials).unwrap().next().unwrap().unwrap().path()
 }
 
 fn comparable_metrics(dir: &Path) -> Vec<rnnlab::metrics::Row> {
@@ -35,17 +30,7 @@ fn an_interrupted_trial_resumes_to_the_same_numbers() {
     let spec = tmp.path().join("resume.yaml");
     std::fs::write(&spec, SPEC).unwrap();
     let sweep = |results: &Path, envs: &[(&str, &str)]| {
-        rnnlab_env(
-            &[
-                "run",
-                spec.to_str().unwrap(),
-                "--jobs",
-                "1",
-                "--results",
-                results.to_str().unwrap(),
-            ],
-            envs,
-        )
+        rnnlab_env(&["run", spec.to_str().unwrap(), "--jobs", "1", "--results", results.to_str().unwrap()], envs)
     };
 
     let whole = tmp.path().join("whole");
@@ -86,11 +71,7 @@ fn an_interrupted_trial_resumes_to_the_same_numbers() {
     let out = sweep(&broken, &[("RNNLAB_TEST_ABORT_AFTER_STEP", "12")]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let bdir = trial_dir(&broken);
-    std::fs::write(
-        bdir.join("checkpoint-last/model.safetensors"),
-        b"not a tensor file",
-    )
-    .unwrap();
+    std::fs::write(bdir.join("checkpoint-last/model.safetensors"), b"not a tensor file").unwrap();
     let out = sweep(&broken, &[]);
     assert!(out.status.success(), "{}", text(&out));
     let log = std::fs::read_to_string(bdir.join("log.txt")).unwrap();
@@ -98,24 +79,12 @@ fn an_interrupted_trial_resumes_to_the_same_numbers() {
     assert_eq!(comparable_metrics(&bdir), expected);
 
     // The checkpoint files are what PyTorch users expect.
-    let model =
-        tch::Tensor::read_safetensors(dir.join("checkpoint-best/model.safetensors")).unwrap();
+    let model = tch::Tensor::read_safetensors(dir.join("checkpoint-best/model.safetensors")).unwrap();
     let names: Vec<&str> = model.iter().map(|(n, _)| n.as_str()).collect();
-    for name in [
-        "rnn.weight_ih_l0",
-        "rnn.weight_hh_l1",
-        "head.weight",
-        "head.bias",
-    ] {
+    for name in ["rnn.weight_ih_l0", "rnn.weight_hh_l1", "head.weight", "head.bias"] {
         assert!(names.contains(&name), "{names:?}");
     }
-    for file in [
-        "optimizer.safetensors",
-        "hidden.safetensors",
-        "vocab.json",
-        "model.json",
-        "trial.yaml",
-    ] {
+    for file in ["optimizer.safetensors", "hidden.safetensors", "vocab.json", "model.json", "trial.yaml"] {
         assert!(dir.join("checkpoint-last").join(file).is_file(), "{file}");
     }
 }

@@ -42,39 +42,26 @@ pub fn prepare(out_dir: &Path, force: bool) -> Result<Option<Built>> {
     if text_path.is_file() && !force {
         return Ok(None);
     }
-    std::fs::create_dir_all(out_dir)
-        .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let work = tempfile::Builder::new()
-        .prefix(".work")
-        .tempdir_in(out_dir)?;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let work = tempfile::Builder::new().prefix(".work").tempdir_in(out_dir)?;
     let package = source_package()?;
     eprintln!("downloading {package} with apt-get …");
     run(
-        Command::new("apt-get")
-            .args(["download", &package])
-            .current_dir(work.path()),
+        Command::new("apt-get").args(["download", &package]).current_dir(work.path()),
         "apt-get download (run `apt-get update` first if the package is not found)",
     )?;
     let deb = std::fs::read_dir(work.path())?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
         .context("apt-get download left no .deb file")?;
-    let version = deb
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let version = deb.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     eprintln!("extracting {SUBTREES:?} *.c/*.h from {version} …");
     let tarball = work.path().join("linux.tar.xz");
     let inner = inner_tarball(&deb)?;
     let out = Command::new("sh")
         .arg("-c")
         .arg("dpkg-deb --fsys-tarfile \"$1\" | tar -xO \"$2\" > \"$3\"")
-        .args([
-            "sh",
-            &deb.to_string_lossy(),
-            &inner,
-            &tarball.to_string_lossy(),
-        ])
+        .args(["sh", &deb.to_string_lossy(), &inner, &tarball.to_string_lossy()])
         .status()
         .context("cannot run dpkg-deb and tar")?;
     // `sh` has no pipefail: an empty tarball is how a failed dpkg-deb shows.
@@ -84,11 +71,7 @@ pub fn prepare(out_dir: &Path, force: bool) -> Result<Option<Built>> {
     let src = work.path().join("src");
     std::fs::create_dir_all(&src)?;
     let mut tar = Command::new("tar");
-    tar.arg("-xJf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(&src)
-        .arg("--wildcards");
+    tar.arg("-xJf").arg(&tarball).arg("-C").arg(&src).arg("--wildcards");
     for sub in SUBTREES {
         tar.arg(format!("*/{sub}/*.c")).arg(format!("*/{sub}/*.h"));
     }
@@ -117,19 +100,8 @@ pub fn prepare(out_dir: &Path, force: bool) -> Result<Option<Built>> {
         used += 1;
     }
     write_atomic(&text_path, text.as_bytes())?;
-    let sha256: String = Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let built = Built {
-        path: text_path,
-        package: version,
-        files: used,
-        skipped,
-        chars,
-        bytes: text.len(),
-        sha256,
-    };
+    let sha256: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let built = Built { path: text_path, package: version, files: used, skipped, chars, bytes: text.len(), sha256 };
     let last = files
         .get(used + skipped - 1)
         .and_then(|p| p.strip_prefix(&root).ok())
@@ -167,11 +139,7 @@ fn source_package() -> Result<String> {
 
 /// The path of the kernel tarball inside the .deb.
 fn inner_tarball(deb: &Path) -> Result<String> {
-    let out = Command::new("dpkg-deb")
-        .arg("-c")
-        .arg(deb)
-        .output()
-        .context("cannot run dpkg-deb")?;
+    let out = Command::new("dpkg-deb").arg("-c").arg(deb).output().context("cannot run dpkg-deb")?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().last())
@@ -183,10 +151,7 @@ fn inner_tarball(deb: &Path) -> Result<String> {
 fn run(cmd: &mut Command, what: &str) -> Result<()> {
     let out = cmd.output().with_context(|| format!("cannot run {what}"))?;
     if !out.status.success() {
-        bail!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(())
 }

@@ -20,27 +20,15 @@ pub struct Vocab {
 
 impl Vocab {
     pub fn from_text(text: &str) -> Vocab {
-        let mut chars: Vec<char> = text
-            .chars()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let mut chars: Vec<char> = text.chars().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         chars.shrink_to_fit();
-        let index = chars
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| (c, i as i64))
-            .collect();
+        let index = chars.iter().enumerate().map(|(i, &c)| (c, i as i64)).collect();
         Vocab { chars, index }
     }
 
     /// A vocabulary from its characters in id order (as a checkpoint stores them).
     pub fn from_chars(chars: Vec<char>) -> Result<Vocab> {
-        let index: HashMap<char, i64> = chars
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| (c, i as i64))
-            .collect();
+        let index: HashMap<char, i64> = chars.iter().enumerate().map(|(i, &c)| (c, i as i64)).collect();
         if index.len() != chars.len() {
             bail!("the vocabulary lists a character twice");
         }
@@ -60,9 +48,7 @@ impl Vocab {
     }
 
     pub fn char(&self, id: i64) -> Option<char> {
-        usize::try_from(id)
-            .ok()
-            .and_then(|i| self.chars.get(i).copied())
+        usize::try_from(id).ok().and_then(|i| self.chars.get(i).copied())
     }
 
     pub fn chars(&self) -> &[char] {
@@ -72,14 +58,7 @@ impl Vocab {
     /// Encodes text, or names the first character outside the vocabulary.
     pub fn encode(&self, text: &str) -> Result<Vec<i64>> {
         text.chars()
-            .map(|c| {
-                self.id(c).ok_or_else(|| {
-                    anyhow!(
-                        "character {c:?} (U+{:04X}) is not in the vocabulary",
-                        c as u32
-                    )
-                })
-            })
+            .map(|c| self.id(c).ok_or_else(|| anyhow!("character {c:?} (U+{:04X}) is not in the vocabulary", c as u32)))
             .collect()
     }
 }
@@ -117,23 +96,11 @@ pub fn read_text(spec: &Spec) -> Result<String> {
                 )
             })?
         }
-        Source::Xml {
-            chars,
-            seed,
-            max_depth,
-        } => synthetic::xml(*chars, *seed, *max_depth),
-        Source::Copy {
-            chars,
-            seed,
-            length,
-            symbols,
-        } => synthetic::copy(*chars, *seed, *length, *symbols),
+        Source::Xml { chars, seed, max_depth } => synthetic::xml(*chars, *seed, *max_depth),
+        Source::Copy { chars, seed, length, symbols } => synthetic::copy(*chars, *seed, *length, *symbols),
     };
     if text.is_empty() {
-        bail!(
-            "data.source: the text is empty ({})",
-            describe_source(&spec.data.source)
-        );
+        bail!("data.source: the text is empty ({})", describe_source(&spec.data.source));
     }
     Ok(match spec.data.max_chars {
         Some(n) => text.chars().take(n).collect(),
@@ -181,10 +148,7 @@ impl Corpus {
         }
         for (name, part) in [("val", &val), ("test", &test)] {
             if part.len() < 2 {
-                bail!(
-                    "data.split.{name}: the {name} split has {} characters; it needs at least 2",
-                    part.len()
-                );
+                bail!("data.split.{name}: the {name} split has {} characters; it needs at least 2", part.len());
             }
         }
         if spec.model.reverse_input {
@@ -193,13 +157,7 @@ impl Corpus {
             }
         }
         let description = format!("{origin}: {n} chars, vocabulary {}", vocab.len());
-        Ok(Corpus {
-            vocab,
-            train,
-            val,
-            test,
-            description,
-        })
+        Ok(Corpus { vocab, train, val, test, description })
     }
 }
 
@@ -233,12 +191,7 @@ pub struct Window {
 
 impl Windows {
     pub fn new(data: Tensor, bptt: usize) -> Windows {
-        Windows {
-            data,
-            bptt: bptt as i64,
-            pos: 0,
-            epoch: 0,
-        }
+        Windows { data, bptt: bptt as i64, pos: 0, epoch: 0 }
     }
 
     /// Number of windows in one pass over the data.
@@ -269,11 +222,7 @@ impl Windows {
             self.pos = 0;
             self.epoch += 1;
         }
-        Window {
-            input,
-            target,
-            starts_epoch,
-        }
+        Window { input, target, starts_epoch }
     }
 }
 
@@ -302,25 +251,18 @@ mod tests {
     fn splits_are_contiguous_and_reversible() {
         let text = "abcdefghijklmnop";
         let c = Corpus::from_text(text, &spec(""), "t".into()).unwrap();
-        let decode = |ids: &[i64]| {
-            ids.iter()
-                .map(|&i| c.vocab.char(i).unwrap())
-                .collect::<String>()
-        };
+        let decode = |ids: &[i64]| ids.iter().map(|&i| c.vocab.char(i).unwrap()).collect::<String>();
         assert_eq!(decode(&c.train), "abcdefgh");
         assert_eq!(decode(&c.val), "ijkl");
         assert_eq!(decode(&c.test), "mnop");
-        let r =
-            Corpus::from_text(text, &spec("model:\n  reverse_input: true\n"), "t".into()).unwrap();
+        let r = Corpus::from_text(text, &spec("model:\n  reverse_input: true\n"), "t".into()).unwrap();
         assert_eq!(decode(&r.train), "hgfedcba");
         assert_eq!(decode(&r.test), "ponm");
     }
 
     #[test]
     fn too_little_text_is_an_error() {
-        let err = Corpus::from_text("abc", &spec(""), "t".into())
-            .unwrap_err()
-            .to_string();
+        let err = Corpus::from_text("abc", &spec(""), "t".into()).unwrap_err().to_string();
         assert!(err.contains("batch_size"), "{err}");
     }
 
@@ -332,20 +274,11 @@ mod tests {
         assert_eq!(w.per_epoch(), 3); // 9 usable steps: 4 + 4 + 1
         let first = w.next_window();
         assert!(first.starts_epoch);
-        assert_eq!(
-            Vec::<i64>::try_from(first.input.get(1)).unwrap(),
-            vec![10, 11, 12, 13]
-        );
-        assert_eq!(
-            Vec::<i64>::try_from(first.target.get(1)).unwrap(),
-            vec![11, 12, 13, 14]
-        );
+        assert_eq!(Vec::<i64>::try_from(first.input.get(1)).unwrap(), vec![10, 11, 12, 13]);
+        assert_eq!(Vec::<i64>::try_from(first.target.get(1)).unwrap(), vec![11, 12, 13, 14]);
         let second = w.next_window();
         assert!(!second.starts_epoch);
-        assert_eq!(
-            Vec::<i64>::try_from(second.input.get(0)).unwrap(),
-            vec![4, 5, 6, 7]
-        );
+        assert_eq!(Vec::<i64>::try_from(second.input.get(0)).unwrap(), vec![4, 5, 6, 7]);
         let third = w.next_window();
         assert_eq!(third.input.size(), vec![2, 1]);
         assert!(w.next_window().starts_epoch);

@@ -20,9 +20,7 @@ pub fn xml(chars: usize, seed: u64, max_depth: usize) -> String {
             out.push('>');
         } else {
             let len = rng.gen_range(2..=10);
-            let name: String = (0..len)
-                .map(|_| rng.gen_range(b'a'..=b'z') as char)
-                .collect();
+            let name: String = (0..len).map(|_| rng.gen_range(b'a'..=b'z') as char).collect();
             out.push('<');
             out.push_str(&name);
             out.push('>');
@@ -39,9 +37,7 @@ pub fn copy(chars: usize, seed: u64, length: usize, symbols: usize) -> String {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut out = String::with_capacity(chars + 2 * length + 2);
     while out.len() < chars {
-        let word: String = (0..length)
-            .map(|_| (b'a' + rng.gen_range(0..symbols as u8)) as char)
-            .collect();
+        let word: String = (0..length).map(|_| (b'a' + rng.gen_range(0..symbols as u8)) as char).collect();
         out.push_str(&word);
         out.push('=');
         out.push_str(&word);

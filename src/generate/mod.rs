@@ -40,10 +40,7 @@ pub enum Model {
 /// deterministic). Returns the model and a line saying what was loaded.
 pub fn open(path: &Path) -> Result<(Model, String)> {
     if path.join(checkpoint::MODEL_FILE).is_file() {
-        return Ok((
-            Model::Rnn(rnn::RnnLm::load(path)?),
-            format!("checkpoint {}", path.display()),
-        ));
+        return Ok((Model::Rnn(rnn::RnnLm::load(path)?), format!("checkpoint {}", path.display())));
     }
     if !path.join(crate::trial::SPEC_FILE).is_file() {
         bail!(
@@ -56,61 +53,32 @@ pub fn open(path: &Path) -> Result<(Model, String)> {
     let trial = crate::trial::read_trial(path)?;
     if let Some(b) = &trial.baseline {
         if trial.spec.model.reverse_input {
-            bail!(
-                "{} was fitted on reversed text; sampling it is not supported",
-                trial.id
-            );
+            bail!("{} was fitted on reversed text; sampling it is not supported", trial.id);
         }
         let crate::spec::BaselineSpec::Ngram { unit, .. } = b;
         if *unit != crate::spec::baseline::Unit::Char {
-            bail!(
-                "sampling supports character models; {} is a word n-gram",
-                trial.id
-            );
+            bail!("sampling supports character models; {} is a word n-gram", trial.id);
         }
-        let corpus = Corpus::load(&trial.spec)
-            .with_context(|| format!("refitting the n-gram baseline {}", trial.id))?;
+        let corpus =
+            Corpus::load(&trial.spec).with_context(|| format!("refitting the n-gram baseline {}", trial.id))?;
         let model = crate::ngram::baseline::fit_char(b, &corpus)?;
         return Ok((
-            Model::Ngram(ngram::NgramLm {
-                model,
-                vocab: corpus.vocab,
-            }),
+            Model::Ngram(ngram::NgramLm { model, vocab: corpus.vocab }),
             format!("{} ({})", trial.id, trial.variant),
         ));
     }
-    let dir = checkpoint::find(path, Which::Best)
-        .or_else(|| checkpoint::find(path, Which::Last))
-        .with_context(|| {
-            format!(
-                "{} has no checkpoint yet (a trial writes one every train.checkpoint_every steps)",
-                path.display()
-            )
+    let dir =
+        checkpoint::find(path, Which::Best).or_else(|| checkpoint::find(path, Which::Last)).with_context(|| {
+            format!("{} has no checkpoint yet (a trial writes one every train.checkpoint_every steps)", path.display())
         })?;
-    Ok((
-        Model::Rnn(rnn::RnnLm::load(&dir)?),
-        format!("{} ({}), {}", trial.id, trial.variant, dir.display()),
-    ))
+    Ok((Model::Rnn(rnn::RnnLm::load(&dir)?), format!("{} ({}), {}", trial.id, trial.variant, dir.display())))
 }
 
 /// A short sample (the prime, then `length` sampled characters) from what
 /// `path` names (see [`open`]), at a fixed temperature and seed: what a
 /// report shows for each variant.
-pub fn sample_text(
-    path: &Path,
-    prime: &str,
-    length: usize,
-    temperature: f64,
-    seed: u64,
-) -> Result<String> {
-    let opts = SampleOptions {
-        length,
-        temperature,
-        top_k: None,
-        greedy: false,
-        seed,
-        stop: None,
-    };
+pub fn sample_text(path: &Path, prime: &str, length: usize, temperature: f64, seed: u64) -> Result<String> {
+    let opts = SampleOptions { length, temperature, top_k: None, greedy: false, seed, stop: None };
     let text = match open(path)?.0 {
         Model::Rnn(m) => sample(&m, prime, &opts, &mut |_| Ok(()))?,
         Model::Ngram(m) => sample(&m, prime, &opts, &mut |_| Ok(()))?,
@@ -121,10 +89,7 @@ pub fn sample_text(
 /// Encodes a priming text, naming any character the model has never seen.
 pub fn encode_prime(vocab: &Vocab, prime: &str) -> Result<Vec<i64>> {
     vocab.encode(prime).with_context(|| {
-        format!(
-            "--prime: the model's vocabulary ({} characters) cannot read the priming text",
-            vocab.len()
-        )
+        format!("--prime: the model's vocabulary ({} characters) cannot read the priming text", vocab.len())
     })
 }
 
@@ -170,14 +135,9 @@ pub fn sample<M: LanguageModel>(
     let mut out = String::new();
     for _ in 0..opts.length {
         let logp = model.log_probs(&state)?;
-        let token = if opts.greedy {
-            argmax(&logp)
-        } else {
-            draw(&logp, opts.temperature, opts.top_k, &mut rng)
-        };
-        let c = vocab
-            .char(token)
-            .with_context(|| format!("the model produced token {token} outside its vocabulary"))?;
+        let token = if opts.greedy { argmax(&logp) } else { draw(&logp, opts.temperature, opts.top_k, &mut rng) };
+        let c =
+            vocab.char(token).with_context(|| format!("the model produced token {token} outside its vocabulary"))?;
         emit(c)?;
         out.push(c);
         if opts.stop == Some(c) {
@@ -189,10 +149,7 @@ pub fn sample<M: LanguageModel>(
 }
 
 fn argmax(logp: &[f32]) -> i64 {
-    logp.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i as i64)
+    logp.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i as i64)
 }
 
 /// Draws from softmax(logp / temperature), restricted to the top `k`.
@@ -202,10 +159,7 @@ fn draw(logp: &[f32], temperature: f64, top_k: Option<usize>, rng: &mut impl Rng
     order.truncate(top_k.unwrap_or(order.len()).max(1));
     let top = logp[order[0]] as f64;
     // Subtracting the maximum keeps exp() in range at any temperature.
-    let weights: Vec<f64> = order
-        .iter()
-        .map(|&i| ((logp[i] as f64 - top) / temperature).exp())
-        .collect();
+    let weights: Vec<f64> = order.iter().map(|&i| ((logp[i] as f64 - top) / temperature).exp()).collect();
     let total: f64 = weights.iter().sum();
     let mut r = rng.gen::<f64>() * total;
     for (&i, w) in order.iter().zip(&weights) {
@@ -289,11 +243,7 @@ pub fn beam_search<M: LanguageModel>(
     finished
         .into_iter()
         .chain(active.into_iter().map(|(t, lp, _)| (t, lp)))
-        .map(|(tokens, log_prob)| Hypothesis {
-            score: normalised(log_prob, tokens.len(), alpha),
-            tokens,
-            log_prob,
-        })
+        .map(|(tokens, log_prob)| Hypothesis { score: normalised(log_prob, tokens.len(), alpha), tokens, log_prob })
         .max_by(|a, b| a.score.total_cmp(&b.score))
         .context("beam search produced no hypothesis (length 0?)")
 }

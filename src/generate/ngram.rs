@@ -20,19 +20,11 @@ impl LanguageModel for NgramLm {
 
     fn start(&self, prime: &[i64]) -> Result<Vec<u32>> {
         let keep = self.model.order() - 1;
-        Ok(prime[prime.len().saturating_sub(keep)..]
-            .iter()
-            .map(|&t| t as u32)
-            .collect())
+        Ok(prime[prime.len().saturating_sub(keep)..].iter().map(|&t| t as u32).collect())
     }
 
     fn log_probs(&self, state: &Vec<u32>) -> Result<Vec<f32>> {
-        Ok(self
-            .model
-            .distribution(state)
-            .into_iter()
-            .map(|p| p.ln() as f32)
-            .collect())
+        Ok(self.model.distribution(state).into_iter().map(|p| p.ln() as f32).collect())
     }
 
     fn advance(&self, state: &Vec<u32>, token: i64) -> Result<Vec<u32>> {

@@ -25,10 +25,7 @@ pub struct RnnState {
 
 impl Clone for RnnState {
     fn clone(&self) -> Self {
-        RnnState {
-            hidden: Rc::clone(&self.hidden),
-            log_probs: Rc::clone(&self.log_probs),
-        }
+        RnnState { hidden: Rc::clone(&self.hidden), log_probs: Rc::clone(&self.log_probs) }
     }
 }
 
@@ -37,21 +34,14 @@ impl RnnLm {
     pub fn load(dir: &Path) -> Result<RnnLm> {
         let trial = checkpoint::read_trial(dir)?;
         if trial.spec.model.reverse_input {
-            bail!(
-                "{} reads text right to left (model.reverse_input); sampling it is not supported",
-                dir.display()
-            );
+            bail!("{} reads text right to left (model.reverse_input); sampling it is not supported", dir.display());
         }
         let vocab = checkpoint::read_vocab(dir)?;
         let vs = nn::VarStore::new(Device::Cpu);
         let model = CharRnn::new(&vs.root(), &trial.spec.model, vocab.len());
         load_named(&named_variables(&vs), checkpoint::read_model(dir)?, "model")
             .with_context(|| format!("{} does not fit its trial.yaml", dir.display()))?;
-        Ok(RnnLm {
-            _vs: vs,
-            model,
-            vocab,
-        })
+        Ok(RnnLm { _vs: vs, model, vocab })
     }
 
     fn read(&self, tokens: &[i64], state: &State) -> RnnState {
@@ -60,10 +50,7 @@ impl RnnLm {
             let (logits, hidden) = self.model.forward(&ids, state, false);
             let last = logits.get(0).get(tokens.len() as i64 - 1);
             let logp = last.log_softmax(-1, Kind::Float);
-            RnnState {
-                hidden: Rc::new(hidden),
-                log_probs: Rc::new(Vec::<f32>::try_from(&logp).unwrap_or_default()),
-            }
+            RnnState { hidden: Rc::new(hidden), log_probs: Rc::new(Vec::<f32>::try_from(&logp).unwrap_or_default()) }
         })
     }
 }
@@ -80,10 +67,8 @@ impl LanguageModel for RnnLm {
     fn start(&self, prime: &[i64]) -> Result<RnnState> {
         let newline;
         let prime = if prime.is_empty() {
-            newline = [self
-                .vocab
-                .id('\n')
-                .context("this model has no newline in its vocabulary: give a --prime text")?];
+            newline =
+                [self.vocab.id('\n').context("this model has no newline in its vocabulary: give a --prime text")?];
             &newline[..]
         } else {
             prime

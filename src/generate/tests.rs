@@ -52,11 +52,7 @@ fn brute_force(m: &Table, length: usize, stop: Option<i64>, alpha: f64) -> Hypot
                 tokens.push(t);
                 let lp = lp + logp[t as usize] as f64;
                 if stop == Some(t) || tokens.len() == length {
-                    let h = Hypothesis {
-                        score: normalised(lp, tokens.len(), alpha),
-                        tokens,
-                        log_prob: lp,
-                    };
+                    let h = Hypothesis { score: normalised(lp, tokens.len(), alpha), tokens, log_prob: lp };
                     if best.as_ref().is_none_or(|b| h.score > b.score) {
                         best = Some(h);
                     }
@@ -73,19 +69,11 @@ fn brute_force(m: &Table, length: usize, stop: Option<i64>, alpha: f64) -> Hypot
 #[test]
 fn a_wide_beam_finds_the_brute_force_optimum() {
     let m = table();
-    for (length, stop, alpha) in [
-        (4, None, 0.0),
-        (5, Some(2), 0.0),
-        (5, Some(2), 1.0),
-        (4, Some(0), 0.6),
-    ] {
+    for (length, stop, alpha) in [(4, None, 0.0), (5, Some(2), 0.0), (5, Some(2), 1.0), (4, Some(0), 0.6)] {
         let exact = brute_force(&m, length, stop, alpha);
         // 3^length hypotheses at most: the beam keeps all of them.
         let beam = beam_search(&m, &[], 3usize.pow(length as u32), length, stop, alpha).unwrap();
-        assert_eq!(
-            beam.tokens, exact.tokens,
-            "length {length} stop {stop:?} alpha {alpha}"
-        );
+        assert_eq!(beam.tokens, exact.tokens, "length {length} stop {stop:?} alpha {alpha}");
         assert!((beam.score - exact.score).abs() < 1e-9);
     }
 }
@@ -93,22 +81,11 @@ fn a_wide_beam_finds_the_brute_force_optimum() {
 #[test]
 fn beam_width_one_is_greedy_and_two_escapes_the_trap() {
     let m = table();
-    let opts = SampleOptions {
-        length: 4,
-        temperature: 1.0,
-        top_k: None,
-        greedy: true,
-        seed: 0,
-        stop: None,
-    };
+    let opts = SampleOptions { length: 4, temperature: 1.0, top_k: None, greedy: true, seed: 0, stop: None };
     let greedy = sample(&m, "", &opts, &mut |_| Ok(())).unwrap();
     assert_eq!(greedy, "aaaa");
     let one = beam_search(&m, &[], 1, 4, None, 0.0).unwrap();
-    let text: String = one
-        .tokens
-        .iter()
-        .map(|&t| m.vocab.char(t).unwrap())
-        .collect();
+    let text: String = one.tokens.iter().map(|&t| m.vocab.char(t).unwrap()).collect();
     assert_eq!(text, greedy);
     // 0.4 · 0.9³ ≈ 0.29 beats 0.6 · 0.34³ ≈ 0.024.
     let two = beam_search(&m, &[], 2, 4, None, 0.0).unwrap();
@@ -119,14 +96,7 @@ fn beam_width_one_is_greedy_and_two_escapes_the_trap() {
 #[test]
 fn sampling_is_seeded_and_top_k_one_is_greedy() {
     let m = table();
-    let mut opts = SampleOptions {
-        length: 40,
-        temperature: 1.0,
-        top_k: None,
-        greedy: false,
-        seed: 5,
-        stop: None,
-    };
+    let mut opts = SampleOptions { length: 40, temperature: 1.0, top_k: None, greedy: false, seed: 5, stop: None };
     let run = |o: &SampleOptions| sample(&m, "b", o, &mut |_| Ok(())).unwrap();
     let a = run(&opts);
     assert_eq!(a, run(&opts));
@@ -147,21 +117,11 @@ fn sampling_is_seeded_and_top_k_one_is_greedy() {
 #[test]
 fn unknown_prime_characters_are_named() {
     let m = table();
-    let opts = SampleOptions {
-        length: 3,
-        temperature: 1.0,
-        top_k: None,
-        greedy: false,
-        seed: 0,
-        stop: None,
-    };
+    let opts = SampleOptions { length: 3, temperature: 1.0, top_k: None, greedy: false, seed: 0, stop: None };
     let err = sample(&m, "abж", &opts, &mut |_| Ok(())).unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("'ж'") && msg.contains("U+0436"), "{msg}");
-    let bad = SampleOptions {
-        temperature: 0.0,
-        ..opts
-    };
+    let bad = SampleOptions { temperature: 0.0, ..opts };
     assert!(sample(&m, "a", &bad, &mut |_| Ok(())).is_err());
 }
 
@@ -169,38 +129,13 @@ fn unknown_prime_characters_are_named() {
 fn an_ngram_generates_cyrillic_text() {
     let text = "мама мыла раму. ".repeat(20);
     let vocab = Vocab::from_text(&text);
-    let ids: Vec<u32> = vocab
-        .encode(&text)
-        .unwrap()
-        .iter()
-        .map(|&i| i as u32)
-        .collect();
-    let model = crate::ngram::Ngram::fit(
-        &ids,
-        vocab.len(),
-        4,
-        crate::ngram::Smoothing::KneserNey(None),
-    )
-    .unwrap();
+    let ids: Vec<u32> = vocab.encode(&text).unwrap().iter().map(|&i| i as u32).collect();
+    let model = crate::ngram::Ngram::fit(&ids, vocab.len(), 4, crate::ngram::Smoothing::KneserNey(None)).unwrap();
     let lm = ngram::NgramLm { model, vocab };
-    let opts = SampleOptions {
-        length: 12,
-        temperature: 1.0,
-        top_k: None,
-        greedy: true,
-        seed: 0,
-        stop: None,
-    };
-    assert_eq!(
-        sample(&lm, "мама ", &opts, &mut |_| Ok(())).unwrap(),
-        "мыла раму. м"
-    );
+    let opts = SampleOptions { length: 12, temperature: 1.0, top_k: None, greedy: true, seed: 0, stop: None };
+    assert_eq!(sample(&lm, "мама ", &opts, &mut |_| Ok(())).unwrap(), "мыла раму. м");
     let prime = encode_prime(&lm.vocab, "мама ").unwrap();
     let beam = beam_search(&lm, &prime, 1, 12, None, 0.0).unwrap();
-    let text: String = beam
-        .tokens
-        .iter()
-        .map(|&t| lm.vocab.char(t).unwrap())
-        .collect();
+    let text: String = beam.tokens.iter().map(|&t| lm.vocab.char(t).unwrap()).collect();
     assert_eq!(text, "мыла раму. м");
 }

@@ -23,10 +23,7 @@ impl State {
     /// (truncated BPTT) while keeping the values.
     pub fn detach(&self) -> State {
         match self {
-            State::Lstm { h, c } => State::Lstm {
-                h: h.detach(),
-                c: c.detach(),
-            },
+            State::Lstm { h, c } => State::Lstm { h: h.detach(), c: c.detach() },
             State::Hidden(h) => State::Hidden(h.detach()),
         }
     }
@@ -93,14 +90,7 @@ impl FusedRnn {
                 )
             });
         }
-        FusedRnn {
-            cell,
-            weights,
-            hidden,
-            layers,
-            bidirectional,
-            dropout,
-        }
+        FusedRnn { cell, weights, hidden, layers, bidirectional, dropout }
     }
 
     pub fn output_size(&self) -> i64 {
@@ -109,15 +99,10 @@ impl FusedRnn {
 
     pub fn zero_state(&self, batch: i64) -> State {
         let dirs = if self.bidirectional { 2 } else { 1 };
-        let z = Tensor::zeros(
-            [self.layers * dirs, batch, self.hidden],
-            (self.weights[0].kind(), self.weights[0].device()),
-        );
+        let z =
+            Tensor::zeros([self.layers * dirs, batch, self.hidden], (self.weights[0].kind(), self.weights[0].device()));
         match self.cell {
-            Cell::Lstm => State::Lstm {
-                h: z.shallow_clone(),
-                c: z,
-            },
+            Cell::Lstm => State::Lstm { h: z.shallow_clone(), c: z },
             _ => State::Hidden(z),
         }
     }
@@ -129,8 +114,7 @@ impl FusedRnn {
         match (self.cell, state) {
             (Cell::Lstm, State::Lstm { h, c }) => {
                 let weights: Vec<&Tensor> = self.weights.iter().collect();
-                let (out, h, c) =
-                    input.lstm(&[h, c], &weights, true, layers, dropout, train, bi, true);
+                let (out, h, c) = input.lstm(&[h, c], &weights, true, layers, dropout, train, bi, true);
                 (out, State::Lstm { h, c })
             }
             (Cell::Gru, State::Hidden(h)) => {
@@ -138,13 +122,11 @@ impl FusedRnn {
                 (out, State::Hidden(h))
             }
             (Cell::RnnTanh, State::Hidden(h)) => {
-                let (out, h) =
-                    input.rnn_tanh(h, &self.weights, true, layers, dropout, train, bi, true);
+                let (out, h) = input.rnn_tanh(h, &self.weights, true, layers, dropout, train, bi, true);
                 (out, State::Hidden(h))
             }
             (Cell::RnnRelu, State::Hidden(h)) => {
-                let (out, h) =
-                    input.rnn_relu(h, &self.weights, true, layers, dropout, train, bi, true);
+                let (out, h) = input.rnn_relu(h, &self.weights, true, layers, dropout, train, bi, true);
                 (out, State::Hidden(h))
             }
             (cell, _) => panic!("state does not match cell {cell:?}"),

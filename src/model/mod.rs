@@ -25,15 +25,7 @@ impl CharRnn {
             InputEncoding::Onehot => (None, vocab),
             InputEncoding::Embedding => {
                 let size = spec.embedding_size as i64;
-                (
-                    Some(nn::embedding(
-                        vs / "embedding",
-                        vocab,
-                        size,
-                        Default::default(),
-                    )),
-                    size,
-                )
+                (Some(nn::embedding(vs / "embedding", vocab, size, Default::default())), size)
             }
         };
         let rnn = FusedRnn::new(
@@ -46,13 +38,7 @@ impl CharRnn {
             spec.dropout,
         );
         let head = nn::linear(vs / "head", rnn.output_size(), vocab, Default::default());
-        CharRnn {
-            vocab,
-            embedding,
-            rnn,
-            head,
-            dropout: spec.dropout,
-        }
+        CharRnn { vocab, embedding, rnn, head, dropout: spec.dropout }
     }
 
     pub fn zero_state(&self, batch: i64) -> State {
@@ -73,10 +59,7 @@ impl CharRnn {
 
 /// Number of scalar parameters in a var store.
 pub fn parameter_count(vs: &nn::VarStore) -> i64 {
-    vs.trainable_variables()
-        .iter()
-        .map(|t| t.numel() as i64)
-        .sum()
+    vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
 }
 
 /// Sum of token cross-entropies (nats) and of correct argmax predictions.
@@ -85,10 +68,6 @@ pub fn loss_and_correct(logits: &Tensor, target: &Tensor) -> (Tensor, Tensor) {
     let flat = logits.view([-1, v]);
     let target = target.reshape([-1]);
     let loss = flat.cross_entropy_loss::<Tensor>(&target, None, tch::Reduction::Sum, -100, 0.0);
-    let correct = flat
-        .argmax(-1, false)
-        .eq_tensor(&target)
-        .to_kind(Kind::Float)
-        .sum(Kind::Float);
+    let correct = flat.argmax(-1, false).eq_tensor(&target).to_kind(Kind::Float).sum(Kind::Float);
     (loss, correct)
 }

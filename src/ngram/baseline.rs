@@ -17,12 +17,7 @@ use crate::trial::{self, State, Status, METRICS_FILE};
 
 /// The smoothing a baseline spec asks for.
 pub fn smoothing(b: &BaselineSpec) -> Smoothing {
-    let BaselineSpec::Ngram {
-        smoothing,
-        k,
-        discount,
-        ..
-    } = b;
+    let BaselineSpec::Ngram { smoothing, k, discount, .. } = b;
     match smoothing {
         spec::Smoothing::AddK => Smoothing::AddK(k.unwrap_or(1.0)),
         spec::Smoothing::KneserNey => Smoothing::KneserNey(*discount),
@@ -32,12 +27,7 @@ pub fn smoothing(b: &BaselineSpec) -> Smoothing {
 /// Fits a character n-gram on the corpus's training split.
 pub fn fit_char(b: &BaselineSpec, corpus: &Corpus) -> Result<Ngram> {
     let BaselineSpec::Ngram { order, .. } = b;
-    Ngram::fit(
-        &as_u32(&corpus.train),
-        corpus.vocab.len(),
-        *order,
-        smoothing(b),
-    )
+    Ngram::fit(&as_u32(&corpus.train), corpus.vocab.len(), *order, smoothing(b))
 }
 
 fn as_u32(ids: &[i64]) -> Vec<u32> {
@@ -53,19 +43,11 @@ pub fn evaluate(model: &Ngram, ids: &[u32]) -> Eval {
         let history = &ids[i.saturating_sub(model.order() - 1)..i];
         let dist = model.distribution(history);
         nats -= dist[token as usize].ln();
-        let best = dist
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(t, _)| t);
+        let best = dist.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(t, _)| t);
         correct += (best == token as usize) as usize;
     }
     let chars = ids.len().max(1);
-    Eval {
-        loss: nats / chars as f64,
-        accuracy: correct as f64 / chars as f64,
-        chars,
-    }
+    Eval { loss: nats / chars as f64, accuracy: correct as f64 / chars as f64, chars }
 }
 
 /// Fits and evaluates the baseline of `t` into `dir`; failures are recorded
@@ -93,12 +75,7 @@ pub fn run(t: &Trial, dir: &Path) -> Result<Status> {
 
 fn fit_into(t: &Trial, b: &BaselineSpec, dir: &Path, status: &mut Status) -> Result<()> {
     let corpus = Corpus::load(&t.spec)?;
-    let val_ids = &corpus.val[..t
-        .spec
-        .train
-        .eval_chars
-        .unwrap_or(usize::MAX)
-        .min(corpus.val.len())];
+    let val_ids = &corpus.val[..t.spec.train.eval_chars.unwrap_or(usize::MAX).min(corpus.val.len())];
     let BaselineSpec::Ngram { order, unit, .. } = b;
     let (train, val, test, size) = match unit {
         Unit::Char => {
@@ -112,9 +89,7 @@ fn fit_into(t: &Trial, b: &BaselineSpec, dir: &Path, status: &mut Status) -> Res
             )
         }
         Unit::Word => {
-            let decode = |ids: &[i64]| -> String {
-                ids.iter().filter_map(|&i| corpus.vocab.char(i)).collect()
-            };
+            let decode = |ids: &[i64]| -> String { ids.iter().filter_map(|&i| corpus.vocab.char(i)).collect() };
             let train_text = decode(&corpus.train);
             let model = WordNgram::fit(&train_text, *order, smoothing(b))?;
             let sample: String = train_text.chars().take(val_ids.len()).collect();
@@ -127,21 +102,12 @@ fn fit_into(t: &Trial, b: &BaselineSpec, dir: &Path, status: &mut Status) -> Res
         }
     };
     status.params = size as i64;
-    let mut log = MetricsLog::create(&dir.join(METRICS_FILE), &t.id)
-        .with_context(|| format!("baseline {}", t.id))?;
+    let mut log = MetricsLog::create(&dir.join(METRICS_FILE), &t.id).with_context(|| format!("baseline {}", t.id))?;
     // Training-split loss over as many characters as validation reads:
     // how much the counts memorise, beside what generalises.
-    log.write(
-        0,
-        "train",
-        &[("loss", train.loss), ("bpc", bits(train.loss))],
-    )?;
+    log.write(0, "train", &[("loss", train.loss), ("bpc", bits(train.loss))])?;
     for (split, eval) in [("val", &val), ("test", &test)] {
-        let metrics: Vec<(&str, f64)> = eval
-            .metrics()
-            .into_iter()
-            .filter(|(_, v)| v.is_finite())
-            .collect();
+        let metrics: Vec<(&str, f64)> = eval.metrics().into_iter().filter(|(_, v)| v.is_finite()).collect();
         log.write(0, split, &metrics)?;
         for (name, v) in metrics {
             status.result.insert(format!("{split}_{name}"), v);

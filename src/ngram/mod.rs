@@ -41,9 +41,7 @@ struct Context {
 
 impl Context {
     fn count(&self, token: u32) -> f64 {
-        self.next
-            .binary_search_by_key(&token, |&(t, _)| t)
-            .map_or(0.0, |i| self.next[i].1 as f64)
+        self.next.binary_search_by_key(&token, |&(t, _)| t).map_or(0.0, |i| self.next[i].1 as f64)
     }
 }
 
@@ -67,8 +65,7 @@ impl Ngram {
         if let Some(&t) = tokens.iter().find(|&&t| t as usize >= vocab) {
             bail!("token {t} is outside the vocabulary of {vocab}");
         }
-        let mut grams: Vec<FastMap<Box<[u32]>, u32>> =
-            (0..order).map(|_| FastMap::default()).collect();
+        let mut grams: Vec<FastMap<Box<[u32]>, u32>> = (0..order).map(|_| FastMap::default()).collect();
         for end in 1..=tokens.len() {
             for (n, level) in grams.iter_mut().enumerate() {
                 if end < n + 1 {
@@ -95,10 +92,7 @@ impl Ngram {
                 let (mut n1, mut n2) = (0u64, 0u64);
                 for (key, c) in grams {
                     let (ctx, token) = key.split_at(key.len() - 1);
-                    let e = contexts.entry(ctx.into()).or_insert(Context {
-                        next: Vec::new(),
-                        total: 0,
-                    });
+                    let e = contexts.entry(ctx.into()).or_insert(Context { next: Vec::new(), total: 0 });
                     e.next.push((token[0], c));
                     e.total += c as u64;
                     n1 += (c == 1) as u64;
@@ -116,12 +110,7 @@ impl Ngram {
                 Level { contexts, discount }
             })
             .collect();
-        Ok(Ngram {
-            order,
-            vocab,
-            smoothing,
-            levels,
-        })
+        Ok(Ngram { order, vocab, smoothing, levels })
     }
 
     pub fn order(&self) -> usize {
@@ -134,11 +123,7 @@ impl Ngram {
 
     /// Distinct n-grams stored, all orders together (the model's size).
     pub fn size(&self) -> usize {
-        self.levels
-            .iter()
-            .flat_map(|l| l.contexts.values())
-            .map(|c| c.next.len())
-            .sum()
+        self.levels.iter().flat_map(|l| l.contexts.values()).map(|c| c.next.len()).sum()
     }
 
     /// The discount of each order (Kneser–Ney; zeros for add-k).
@@ -156,10 +141,8 @@ impl Ngram {
         let h = self.context(history);
         match self.smoothing {
             Smoothing::AddK(k) => {
-                let (c, total) = self.levels[h.len()]
-                    .contexts
-                    .get(h)
-                    .map_or((0.0, 0.0), |ctx| (ctx.count(token), ctx.total as f64));
+                let (c, total) =
+                    self.levels[h.len()].contexts.get(h).map_or((0.0, 0.0), |ctx| (ctx.count(token), ctx.total as f64));
                 (c + k) / (total + k * self.vocab as f64)
             }
             Smoothing::KneserNey(_) => {
@@ -173,8 +156,7 @@ impl Ngram {
                         continue;
                     };
                     let d = level.discount;
-                    p = ((ctx.count(token) - d).max(0.0) + d * ctx.next.len() as f64 * p)
-                        / ctx.total as f64;
+                    p = ((ctx.count(token) - d).max(0.0) + d * ctx.next.len() as f64 * p) / ctx.total as f64;
                 }
                 p
             }

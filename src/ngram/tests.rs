@@ -66,24 +66,15 @@ fn add_k_matches_hand_computation() {
 fn every_context_sums_to_one() {
     let text = crate::data::synthetic::xml(3000, 1, 5);
     let vocab = crate::data::Vocab::from_text(&text);
-    let tokens: Vec<u32> = vocab
-        .encode(&text)
-        .unwrap()
-        .into_iter()
-        .map(|i| i as u32)
-        .collect();
-    for smoothing in [
-        Smoothing::KneserNey(None),
-        Smoothing::KneserNey(Some(0.9)),
-        Smoothing::AddK(1.0),
-        Smoothing::AddK(0.01),
-    ] {
+    let tokens: Vec<u32> = vocab.encode(&text).unwrap().into_iter().map(|i| i as u32).collect();
+    for smoothing in
+        [Smoothing::KneserNey(None), Smoothing::KneserNey(Some(0.9)), Smoothing::AddK(1.0), Smoothing::AddK(0.01)]
+    {
         for order in [1, 3, 4] {
             let m = Ngram::fit(&tokens, vocab.len(), order, smoothing.clone()).unwrap();
             // Every history seen in the corpus, plus never-seen ones.
-            let mut histories: Vec<Vec<u32>> = (0..tokens.len())
-                .map(|i| tokens[i.saturating_sub(order - 1)..i].to_vec())
-                .collect();
+            let mut histories: Vec<Vec<u32>> =
+                (0..tokens.len()).map(|i| tokens[i.saturating_sub(order - 1)..i].to_vec()).collect();
             histories.push(vec![0; order]);
             histories.push(vec![vocab.len() as u32 - 1; 2]);
             histories.sort();
@@ -94,10 +85,7 @@ fn every_context_sums_to_one() {
                 for (t, p) in dist.iter().enumerate() {
                     assert!((p - m.prob(h, t as u32)).abs() < 1e-12);
                 }
-                assert!(
-                    (sum - 1.0).abs() < 1e-9,
-                    "{smoothing:?} order {order}: history {h:?} sums to {sum}"
-                );
+                assert!((sum - 1.0).abs() < 1e-9, "{smoothing:?} order {order}: history {h:?} sums to {sum}");
             }
         }
     }

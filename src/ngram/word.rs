@@ -67,10 +67,7 @@ impl WordNgram {
             }
         }
         let unk = index.len() as u32;
-        let ids: Vec<u32> = tokens
-            .iter()
-            .map(|t| index.get(*t).copied().unwrap_or(unk))
-            .collect();
+        let ids: Vec<u32> = tokens.iter().map(|t| index.get(*t).copied().unwrap_or(unk)).collect();
         let ngram = Ngram::fit(&ids, index.len() + 1, order, smoothing)?;
         // Spelling model: add-one character unigram over word characters plus an end symbol.
         let mut chars: HashMap<char, usize> = HashMap::new();
@@ -85,10 +82,7 @@ impl WordNgram {
         let total = chars.values().sum::<usize>() + words;
         // One extra pseudo-symbol covers characters absent from the training split.
         let denom = (total + alphabet.len() + 2) as f64;
-        let spell = chars
-            .iter()
-            .map(|(&c, &n)| (c, ((n + 1) as f64 / denom).ln()))
-            .collect();
+        let spell = chars.iter().map(|(&c, &n)| (c, ((n + 1) as f64 / denom).ln())).collect();
         Ok(WordNgram {
             index,
             unk,
@@ -118,18 +112,11 @@ impl WordNgram {
             history.push(id);
         }
         let chars = text.chars().count().max(1);
-        Eval {
-            loss: nats / chars as f64,
-            accuracy: f64::NAN,
-            chars,
-        }
+        Eval { loss: nats / chars as f64, accuracy: f64::NAN, chars }
     }
 
     fn spelling_log_prob(&self, word: &str) -> f64 {
-        word.chars()
-            .map(|c| self.spell.get(&c).copied().unwrap_or(self.spell_unseen))
-            .sum::<f64>()
-            + self.spell_end
+        word.chars().map(|c| self.spell.get(&c).copied().unwrap_or(self.spell_unseen)).sum::<f64>() + self.spell_end
     }
 }
 
@@ -153,11 +140,6 @@ mod tests {
         let known = m.evaluate("the cat sat on the mat.");
         let unknown = m.evaluate("the dog sat on the rug.");
         assert!(known.loss.is_finite() && unknown.loss.is_finite());
-        assert!(
-            unknown.loss > known.loss,
-            "{} vs {}",
-            unknown.loss,
-            known.loss
-        );
+        assert!(unknown.loss > known.loss, "{} vs {}", unknown.loss, known.loss);
     }
 }

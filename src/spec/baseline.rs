@@ -49,21 +49,13 @@ impl BaselineSpec {
     /// `(field, message)` for the first problem, `field` relative to the entry.
     pub fn check(&self) -> Result<(), (String, String)> {
         let err = |f: &str, m: &str| Err((f.to_string(), m.to_string()));
-        let BaselineSpec::Ngram {
-            order,
-            smoothing,
-            k,
-            discount,
-            ..
-        } = self;
+        let BaselineSpec::Ngram { order, smoothing, k, discount, .. } = self;
         if !(1..=20).contains(order) {
             return err("order", "must be between 1 and 20");
         }
         match (smoothing, k, discount) {
             (Smoothing::KneserNey, Some(_), _) => err("k", "only add_k smoothing takes k"),
-            (Smoothing::AddK, _, Some(_)) => {
-                err("discount", "only kneser_ney smoothing takes a discount")
-            }
+            (Smoothing::AddK, _, Some(_)) => err("discount", "only kneser_ney smoothing takes a discount"),
             (_, Some(k), _) if !(*k > 0.0 && k.is_finite()) => err("k", "must be positive"),
             (_, _, Some(d)) if !(*d > 0.0 && *d <= 1.0) => err("discount", "must be in (0, 1]"),
             _ => Ok(()),
@@ -72,12 +64,7 @@ impl BaselineSpec {
 
     /// A short readable label, e.g. `5-gram KN`, `3-gram add-k`, `word 3-gram KN`.
     pub fn label(&self) -> String {
-        let BaselineSpec::Ngram {
-            order,
-            unit,
-            smoothing,
-            ..
-        } = self;
+        let BaselineSpec::Ngram { order, unit, smoothing, .. } = self;
         let unit = match unit {
             Unit::Char => "",
             Unit::Word => "word ",
@@ -98,20 +85,10 @@ pub fn trials(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
     let baselines = std::mem::take(&mut base.baselines);
     let mut out: Vec<Trial> = Vec::new();
     for (i, b) in baselines.into_iter().enumerate() {
-        let BaselineSpec::Ngram {
-            order,
-            unit,
-            smoothing,
-            ..
-        } = &b;
+        let BaselineSpec::Ngram { order, unit, smoothing, .. } = &b;
         // What the numbers depend on: the data, the validation budget and the baseline.
-        let key = serde_json::to_string(&(&base.data, base.train.eval_chars, &b))
-            .expect("spec serialises");
-        let hash: String = Sha256::digest(key.as_bytes())
-            .iter()
-            .take(3)
-            .map(|x| format!("{x:02x}"))
-            .collect();
+        let key = serde_json::to_string(&(&base.data, base.train.eval_chars, &b)).expect("spec serialises");
+        let hash: String = Sha256::digest(key.as_bytes()).iter().take(3).map(|x| format!("{x:02x}")).collect();
         let unit = match unit {
             Unit::Char => "",
             Unit::Word => "word-",
@@ -124,13 +101,7 @@ pub fn trials(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
         if out.iter().any(|t| t.id == id) {
             return Err(loaded.error(&format!("baselines.{i}"), "repeats an earlier baseline"));
         }
-        out.push(Trial {
-            id,
-            variant: b.label(),
-            params: Default::default(),
-            spec: base.clone(),
-            baseline: Some(b),
-        });
+        out.push(Trial { id, variant: b.label(), params: Default::default(), spec: base.clone(), baseline: Some(b) });
     }
     Ok(out)
 }

@@ -33,17 +33,9 @@ pub fn apply_overrides(loaded: &Loaded, overrides: &[String]) -> Result<Loaded, 
     }
     let mut value = to_value(&loaded.spec);
     for item in overrides {
-        let bad = |msg: String| SpecError {
-            origin: "--set".into(),
-            field: item.clone(),
-            message: msg,
-            line: None,
-        };
-        let (key, raw) = item
-            .split_once('=')
-            .ok_or_else(|| bad("expected KEY=VALUE".into()))?;
-        let parsed: Value =
-            serde_yaml::from_str(raw).map_err(|e| bad(format!("value is not YAML: {e}")))?;
+        let bad = |msg: String| SpecError { origin: "--set".into(), field: item.clone(), message: msg, line: None };
+        let (key, raw) = item.split_once('=').ok_or_else(|| bad("expected KEY=VALUE".into()))?;
+        let parsed: Value = serde_yaml::from_str(raw).map_err(|e| bad(format!("value is not YAML: {e}")))?;
         set_dotted(&mut value, key.trim(), parsed).map_err(bad)?;
     }
     let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| SpecError {
@@ -52,39 +44,28 @@ pub fn apply_overrides(loaded: &Loaded, overrides: &[String]) -> Result<Loaded, 
         message: e.into_inner().to_string(),
         line: None,
     })?;
-    Ok(Loaded {
-        spec,
-        ..loaded.clone()
-    })
+    Ok(Loaded { spec, ..loaded.clone() })
 }
 
 /// Expands and validates every trial; the first invalid point is an error
 /// naming the field and, for swept values, the sweep point.
 pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
     let spec = &loaded.spec;
-    spec.check()
-        .map_err(|(field, msg)| loaded.error(&field, msg))?;
+    spec.check().map_err(|(field, msg)| loaded.error(&field, msg))?;
     let SweepSpec { grid, seeds } = &spec.sweep;
     for (key, values) in grid {
         if values.is_empty() {
             return Err(loaded.error(&format!("sweep.grid.{key}"), "needs at least one value"));
         }
         if key == "train.seed" {
-            return Err(loaded.error(
-                "sweep.grid",
-                "list seeds under sweep.seeds, not as a grid axis",
-            ));
+            return Err(loaded.error("sweep.grid", "list seeds under sweep.seeds, not as a grid axis"));
         }
     }
     let mut base = spec.clone();
     base.sweep = SweepSpec::default();
     base.baselines.clear();
     let base_value = to_value(&base);
-    let seeds = if seeds.is_empty() {
-        vec![spec.train.seed]
-    } else {
-        seeds.clone()
-    };
+    let seeds = if seeds.is_empty() { vec![spec.train.seed] } else { seeds.clone() };
 
     let mut trials = Vec::new();
     for point in cartesian(grid) {
@@ -101,32 +82,20 @@ pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
             let where_ = describe(&point);
             let trial_spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| {
                 let field = e.path().to_string();
-                loaded.error(
-                    &sweep_field(&point, &field),
-                    format!("{where_}: {}", e.into_inner()),
-                )
+                loaded.error(&sweep_field(&point, &field), format!("{where_}: {}", e.into_inner()))
             })?;
-            trial_spec.check().map_err(|(field, msg)| {
-                loaded.error(&sweep_field(&point, &field), format!("{where_}: {msg}"))
-            })?;
+            trial_spec
+                .check()
+                .map_err(|(field, msg)| loaded.error(&sweep_field(&point, &field), format!("{where_}: {msg}")))?;
             let variant = variant_label(&point);
             let id = trial_id(&point, seed, &trial_spec);
-            trials.push(Trial {
-                id,
-                variant,
-                params,
-                spec: trial_spec,
-                baseline: None,
-            });
+            trials.push(Trial { id, variant, params, spec: trial_spec, baseline: None });
         }
     }
     let mut seen = std::collections::HashSet::new();
     for t in &trials {
         if !seen.insert(&t.id) {
-            return Err(loaded.error(
-                "sweep",
-                format!("two sweep points resolve to the same trial {}", t.id),
-            ));
+            return Err(loaded.error("sweep", format!("two sweep points resolve to the same trial {}", t.id)));
         }
     }
     Ok(trials)
@@ -144,10 +113,7 @@ fn describe(point: &[(String, Value)]) -> String {
     if point.is_empty() {
         return "base spec".into();
     }
-    let parts: Vec<String> = point
-        .iter()
-        .map(|(k, v)| format!("{k}={}", scalar(v)))
-        .collect();
+    let parts: Vec<String> = point.iter().map(|(k, v)| format!("{k}={}", scalar(v))).collect();
     format!("sweep point {}", parts.join(", "))
 }
 
@@ -155,10 +121,8 @@ fn variant_label(point: &[(String, Value)]) -> String {
     if point.is_empty() {
         return "base".into();
     }
-    let parts: Vec<String> = point
-        .iter()
-        .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), scalar(v)))
-        .collect();
+    let parts: Vec<String> =
+        point.iter().map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), scalar(v))).collect();
     parts.join(" ")
 }
 
@@ -184,16 +148,7 @@ pub fn spec_hash(spec: &Spec) -> String {
 }
 
 fn slug(s: &str) -> String {
-    let out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let out: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
     out.trim_matches('_').to_string()
 }
 
@@ -242,9 +197,7 @@ fn set_dotted(root: &mut Value, key: &str, v: Value) -> Result<(), String> {
         if node.is_null() {
             *node = Value::Mapping(Default::default());
         }
-        let map = node
-            .as_mapping_mut()
-            .ok_or_else(|| format!("'{}' is not a section", parts[..i].join(".")))?;
+        let map = node.as_mapping_mut().ok_or_else(|| format!("'{}' is not a section", parts[..i].join(".")))?;
         let k = Value::from(*part);
         if i + 1 == parts.len() {
             map.insert(k, v);
@@ -280,11 +233,7 @@ mod tests {
         let trials = expand(&load(&src)).unwrap();
         assert_eq!(trials.len(), 12);
         assert_eq!(trials[0].variant, "cell=rnn_tanh layers=1");
-        assert!(
-            trials[0].id.starts_with("rnn_tanh-1-s1-"),
-            "{}",
-            trials[0].id
-        );
+        assert!(trials[0].id.starts_with("rnn_tanh-1-s1-"), "{}", trials[0].id);
         assert_eq!(trials[11].spec.model.layers, 2);
         assert_eq!(trials[11].spec.train.seed, 2);
         assert_eq!(trials[11].spec.model.cell, crate::spec::Cell::Gru);
@@ -317,10 +266,7 @@ mod tests {
         let err = expand(&load(&src)).unwrap_err();
         assert!(err.to_string().contains("hiden"), "{err}");
         let src = format!("{BASE}sweep:\n  grid:\n    modle.hidden: [8]\n");
-        assert!(expand(&load(&src))
-            .unwrap_err()
-            .to_string()
-            .contains("unknown section"));
+        assert!(expand(&load(&src)).unwrap_err().to_string().contains("unknown section"));
     }
 
     #[test]
@@ -330,11 +276,7 @@ mod tests {
         );
         let trials = expand(&load(&src)).unwrap();
         assert_eq!(trials.len(), 2);
-        let o = apply_overrides(
-            &load(BASE),
-            &["model.hidden=7".into(), "train.steps=3".into()],
-        )
-        .unwrap();
+        let o = apply_overrides(&load(BASE), &["model.hidden=7".into(), "train.steps=3".into()]).unwrap();
         assert_eq!(o.spec.model.hidden, 7);
         assert_eq!(o.spec.train.steps, Some(3));
         assert!(apply_overrides(&load(BASE), &["model.hidden".into()]).is_err());

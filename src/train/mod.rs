@@ -128,51 +128,28 @@ impl<'a> Trainer<'a> {
         let vars = params.iter().map(|(_, t)| t.shallow_clone()).collect();
         let opt = optim::Optimizer::new(params, &spec.train);
         let batch = spec.train.batch_size;
-        let windows = Windows::new(
-            data::streams(&corpus.train, batch).to_device(device),
-            spec.train.bptt,
-        );
+        let windows = Windows::new(data::streams(&corpus.train, batch).to_device(device), spec.train.bptt);
         let total_steps = match (spec.train.steps, spec.train.epochs) {
             (Some(s), _) => s,
             (None, Some(e)) => ((e * windows.per_epoch() as f64).ceil() as usize).max(1),
             (None, None) => anyhow::bail!("train: no budget (train.steps or train.epochs)"),
         };
         let state = model.zero_state(batch as i64);
-        Ok(Trainer {
-            spec,
-            corpus,
-            device,
-            vs,
-            model,
-            opt,
-            vars,
-            windows,
-            state,
-            total_steps,
-            resume: None,
-        })
+        Ok(Trainer { spec, corpus, device, vs, model, opt, vars, windows, state, total_steps, resume: None })
     }
 
     /// Continues from a snapshot (see [`Trainer::snapshot`]) on the next [`Trainer::run`].
     pub fn restore(&mut self, snapshot: Snapshot) -> Result<()> {
         let p = &snapshot.position;
         if p.total_steps != self.total_steps || p.step > self.total_steps {
-            bail!(
-                "the checkpoint is at step {} of {}, this run has {} steps",
-                p.step,
-                p.total_steps,
-                self.total_steps
-            );
+            bail!("the checkpoint is at step {} of {}, this run has {} steps", p.step, p.total_steps, self.total_steps);
         }
         load_named(&named_variables(&self.vs), snapshot.model, "model")?;
         self.opt.load_state(snapshot.optimizer)?;
         // A zero state's h and c share storage; restore into separate tensors.
         let zero = self.model.zero_state(self.spec.train.batch_size as i64);
         let state = match zero {
-            State::Lstm { h, c } => State::Lstm {
-                h: h.copy(),
-                c: c.copy(),
-            },
+            State::Lstm { h, c } => State::Lstm { h: h.copy(), c: c.copy() },
             State::Hidden(h) => State::Hidden(h.copy()),
         };
         load_named(&state_tensors(&state), snapshot.hidden, "hidden state")?;
@@ -291,15 +268,9 @@ impl<'a> Trainer<'a> {
                 observer.train(&log)?;
                 report.last_train = Some(log);
                 if !log.loss.is_finite() || !log.grad_norm.is_finite() {
-                    let what = if log.loss.is_finite() {
-                        "gradient norm"
-                    } else {
-                        "training loss"
-                    };
-                    report.outcome = Outcome::Diverged {
-                        step,
-                        what: format!("{what} became {}", log.loss.min(log.grad_norm)),
-                    };
+                    let what = if log.loss.is_finite() { "gradient norm" } else { "training loss" };
+                    report.outcome =
+                        Outcome::Diverged { step, what: format!("{what} became {}", log.loss.min(log.grad_norm)) };
                     break;
                 }
             }
@@ -314,8 +285,7 @@ impl<'a> Trainer<'a> {
             let last = step % checkpoint_every == 0 || step == total;
             if last || best {
                 let position = self.position(step, &report, &interval, train_time, train_tokens);
-                if !(position.interval_loss.is_finite() && position.interval_grad_norm.is_finite())
-                {
+                if !(position.interval_loss.is_finite() && position.interval_grad_norm.is_finite()) {
                     // Diverging since the last log: nothing worth resuming
                     // (and JSON cannot hold NaN); the next log will say so.
                     continue;
@@ -329,26 +299,18 @@ impl<'a> Trainer<'a> {
                 }
             }
         }
-        report.tokens_per_s = if train_time > 0.0 {
-            train_tokens as f64 / train_time
-        } else {
-            0.0
-        };
+        report.tokens_per_s = if train_time > 0.0 { train_tokens as f64 / train_time } else { 0.0 };
         if matches!(report.outcome, Outcome::Finished) {
             let val = self.evaluate(&self.corpus.val, t.eval_chars);
             observer.eval(report.steps, "val", &val)?;
             if track_best(&mut report.best_val, report.steps, val) {
-                let position =
-                    self.position(report.steps, &report, &interval, train_time, train_tokens);
+                let position = self.position(report.steps, &report, &interval, train_time, train_tokens);
                 observer.checkpoint(Which::Best, &self.snapshot(position)?)?;
             }
             let test = self.evaluate(&self.corpus.test, None);
             observer.eval(report.steps, "test", &test)?;
             if !val.loss.is_finite() {
-                report.outcome = Outcome::Diverged {
-                    step: report.steps,
-                    what: "validation loss is not finite".into(),
-                };
+                report.outcome = Outcome::Diverged { step: report.steps, what: "validation loss is not finite".into() };
             }
             report.val = Some(val);
             report.test = Some(test);
@@ -385,10 +347,7 @@ impl<'a> Trainer<'a> {
     /// Copies of the tensors a checkpoint holds (on the CPU), with `position`.
     pub fn snapshot(&self, position: Position) -> Result<Snapshot> {
         let cpu = |named: Vec<(String, Tensor)>| -> Vec<(String, Tensor)> {
-            named
-                .into_iter()
-                .map(|(k, v)| (k, v.detach().to_device(Device::Cpu).copy()))
-                .collect()
+            named.into_iter().map(|(k, v)| (k, v.detach().to_device(Device::Cpu).copy())).collect()
         };
         Ok(Snapshot {
             model: cpu(named_variables(&self.vs)),
@@ -420,13 +379,7 @@ struct Interval {
 impl Interval {
     fn new(device: Device) -> Interval {
         let zero = || Tensor::zeros([], (Kind::Float, device));
-        Interval {
-            loss: zero(),
-            norm: zero(),
-            steps: 0,
-            chars: 0,
-            started: Instant::now(),
-        }
+        Interval { loss: zero(), norm: zero(), steps: 0, chars: 0, started: Instant::now() }
     }
 
     /// Continues the interval a checkpoint was taken in.
@@ -446,13 +399,7 @@ impl Interval {
     }
 
     /// Syncs with the device and returns the interval's log and its duration.
-    fn finish(
-        &self,
-        step: usize,
-        lr: f64,
-        windows: &Windows,
-        run_start: Instant,
-    ) -> (TrainLog, f64) {
+    fn finish(&self, step: usize, lr: f64, windows: &Windows, run_start: Instant) -> (TrainLog, f64) {
         let loss = f64::try_from(&self.loss).unwrap_or(f64::NAN) / self.chars.max(1) as f64;
         let grad_norm = f64::try_from(&self.norm).unwrap_or(f64::NAN) / self.steps.max(1) as f64;
         let seconds = self.started.elapsed().as_secs_f64();

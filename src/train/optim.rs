@@ -64,11 +64,7 @@ impl Optimizer {
                     continue;
                 }
                 // Weight decay as PyTorch applies it: L2, added to the gradient.
-                let g = if self.weight_decay != 0.0 {
-                    &grad + p * self.weight_decay
-                } else {
-                    grad.shallow_clone()
-                };
+                let g = if self.weight_decay != 0.0 { &grad + p * self.weight_decay } else { grad.shallow_clone() };
                 let update = match self.kind {
                     Kind_::Sgd => g,
                     Kind_::Momentum | Kind_::Nesterov => {
@@ -90,10 +86,7 @@ impl Optimizer {
                         let m = buffer(&mut self.state, name, "exp_avg", || g.zeros_like());
                         let v = buffer(&mut self.state, name, "exp_avg_sq", || g.zeros_like());
                         let _ = m.shallow_clone().lerp_(&g, 1.0 - b1);
-                        let _ = v
-                            .shallow_clone()
-                            .g_mul_scalar_(b2)
-                            .addcmul_(&g, &(&g * (1.0 - b2)));
+                        let _ = v.shallow_clone().g_mul_scalar_(b2).addcmul_(&g, &(&g * (1.0 - b2)));
                         let bc1 = 1.0 - b1.powi(t as i32);
                         let bc2 = 1.0 - b2.powi(t as i32);
                         let denom = v.sqrt() / bc2.sqrt() + ADAM_EPS;
@@ -101,19 +94,12 @@ impl Optimizer {
                     }
                     Kind_::Rmsprop => {
                         let sq = buffer(&mut self.state, name, "square_avg", || g.zeros_like());
-                        let _ = sq
-                            .shallow_clone()
-                            .g_mul_scalar_(RMSPROP_ALPHA)
-                            .addcmul_(&g, &(&g * (1.0 - RMSPROP_ALPHA)));
+                        let _ =
+                            sq.shallow_clone().g_mul_scalar_(RMSPROP_ALPHA).addcmul_(&g, &(&g * (1.0 - RMSPROP_ALPHA)));
                         let scaled = &g / (sq.sqrt() + RMSPROP_EPS);
                         if self.momentum > 0.0 {
-                            let buf = buffer(&mut self.state, name, "momentum_buffer", || {
-                                scaled.zeros_like()
-                            });
-                            let _ = buf
-                                .shallow_clone()
-                                .g_mul_scalar_(self.momentum)
-                                .g_add_(&scaled);
+                            let buf = buffer(&mut self.state, name, "momentum_buffer", || scaled.zeros_like());
+                            let _ = buf.shallow_clone().g_mul_scalar_(self.momentum).g_add_(&scaled);
                             buf
                         } else {
                             scaled
@@ -127,11 +113,7 @@ impl Optimizer {
 
     /// The optimizer state as named tensors: `<param>.<buffer>` and `step`.
     pub fn state(&self) -> Vec<(String, Tensor)> {
-        let mut out: Vec<(String, Tensor)> = self
-            .state
-            .iter()
-            .map(|(k, v)| (k.clone(), v.shallow_clone()))
-            .collect();
+        let mut out: Vec<(String, Tensor)> = self.state.iter().map(|(k, v)| (k.clone(), v.shallow_clone())).collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out.push(("step".into(), Tensor::from(self.steps)));
         out
@@ -145,18 +127,15 @@ impl Optimizer {
                 self.steps = tensor.int64_value(&[]);
                 continue;
             }
-            let Some((_, param)) = self.params.iter().find(|(p, _)| {
-                name.strip_prefix(p.as_str())
-                    .is_some_and(|rest| rest.starts_with('.'))
-            }) else {
+            let Some((_, param)) = self
+                .params
+                .iter()
+                .find(|(p, _)| name.strip_prefix(p.as_str()).is_some_and(|rest| rest.starts_with('.')))
+            else {
                 bail!("optimizer state '{name}' names no parameter of this model");
             };
             if tensor.size() != param.size() {
-                bail!(
-                    "optimizer state '{name}' has shape {:?}, the parameter {:?}",
-                    tensor.size(),
-                    param.size()
-                );
+                bail!("optimizer state '{name}' has shape {:?}, the parameter {:?}", tensor.size(), param.size());
             }
             let t = tensor.to_kind(param.kind()).to_device(param.device());
             self.state.insert(name, t);
@@ -166,16 +145,8 @@ impl Optimizer {
 }
 
 /// The buffer `<param>.<what>`, created by `init` on first use.
-fn buffer(
-    state: &mut HashMap<String, Tensor>,
-    param: &str,
-    what: &str,
-    init: impl FnOnce() -> Tensor,
-) -> Tensor {
-    state
-        .entry(format!("{param}.{what}"))
-        .or_insert_with(init)
-        .shallow_clone()
+fn buffer(state: &mut HashMap<String, Tensor>, param: &str, what: &str, init: impl FnOnce() -> Tensor) -> Tensor {
+    state.entry(format!("{param}.{what}")).or_insert_with(init).shallow_clone()
 }
 /// Learning rate for the step about to be taken (`step` counts completed steps).
 pub fn lr_at(t: &TrainSpec, step: usize, total: usize) -> f64 {
@@ -193,11 +164,7 @@ pub fn lr_at(t: &TrainSpec, step: usize, total: usize) -> f64 {
 /// Global L2 norm of all gradients; if `max` is given and the norm exceeds
 /// it, scales every gradient by `max / norm`. Stays on the device (no sync).
 pub fn clip_grad_norm(vars: &[Tensor], max: Option<f64>) -> Tensor {
-    let grads: Vec<Tensor> = vars
-        .iter()
-        .map(|v| v.grad())
-        .filter(|g| g.defined())
-        .collect();
+    let grads: Vec<Tensor> = vars.iter().map(|v| v.grad()).filter(|g| g.defined()).collect();
     let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
     let total = Tensor::stack(&norms, 0).norm();
     if let Some(max) = max {
@@ -218,14 +185,8 @@ mod tests {
 
     #[test]
     fn schedules() {
-        let mut t = TrainSpec {
-            lr: 1.0,
-            ..Default::default()
-        };
-        t.lr_schedule = LrSchedule::Step {
-            every: 10,
-            gamma: 0.5,
-        };
+        let mut t = TrainSpec { lr: 1.0, ..Default::default() };
+        t.lr_schedule = LrSchedule::Step { every: 10, gamma: 0.5 };
         assert_eq!(lr_at(&t, 9, 100), 1.0);
         assert_eq!(lr_at(&t, 10, 100), 0.5);
         assert_eq!(lr_at(&t, 25, 100), 0.25);
@@ -243,8 +204,7 @@ mod tests {
         let a = vs.root().var("a", &[2], nn::Init::Const(0.0));
         let b = vs.root().var("b", &[1], nn::Init::Const(0.0));
         // d/da (3a0 + 0a1) and d/db 4b: gradients [3, 0] and [4], global norm 5.
-        let loss = (&a * Tensor::from_slice(&[3.0f32, 0.0])).sum(tch::Kind::Float)
-            + (&b * 4.0).sum(tch::Kind::Float);
+        let loss = (&a * Tensor::from_slice(&[3.0f32, 0.0])).sum(tch::Kind::Float) + (&b * 4.0).sum(tch::Kind::Float);
         loss.backward();
         let vars = vec![a.shallow_clone(), b.shallow_clone()];
         let norm = clip_grad_norm(&vars, Some(1.0));
@@ -256,20 +216,14 @@ mod tests {
 
     /// The tiny problem of the golden test: loss = ‖W x − y‖² + 0.1 Σ W³.
     fn golden_run(spec: &TrainSpec, steps: usize, resume_after: Option<usize>) -> Vec<f32> {
-        let w = Tensor::from_slice(&[0.5f32, -1.0, 2.0, 0.25])
-            .view([2, 2])
-            .set_requires_grad(true);
+        let w = Tensor::from_slice(&[0.5f32, -1.0, 2.0, 0.25]).view([2, 2]).set_requires_grad(true);
         let x = Tensor::from_slice(&[1.0f32, -2.0]);
         let y = Tensor::from_slice(&[0.5f32, 1.5]);
         let mut opt = Optimizer::new(vec![("w".into(), w.shallow_clone())], spec);
         for i in 0..steps {
             if resume_after == Some(i) {
                 // Round-trip the state through a fresh optimizer, as a resume does.
-                let saved: Vec<(String, Tensor)> = opt
-                    .state()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.copy()))
-                    .collect();
+                let saved: Vec<(String, Tensor)> = opt.state().into_iter().map(|(k, v)| (k, v.copy())).collect();
                 opt = Optimizer::new(vec![("w".into(), w.shallow_clone())], spec);
                 opt.load_state(saved).unwrap();
             }
@@ -299,70 +253,21 @@ mod tests {
         // (optimizer, lr, momentum, weight decay, expected weights)
         type Case = (Kind_, f64, Option<f64>, f64, [f32; 4]);
         let cases: [Case; 6] = [
-            (
-                Kind_::Sgd,
-                0.05,
-                None,
-                0.01,
-                [0.1392134, -0.3128808, 1.841607, 0.2182153],
-            ),
-            (
-                Kind_::Momentum,
-                0.05,
-                Some(0.9),
-                0.01,
-                [-0.2147986, 0.352842, 1.699356, 0.194262],
-            ),
-            (
-                Kind_::Nesterov,
-                0.05,
-                Some(0.9),
-                0.0,
-                [-0.0942927, 0.1065925, 1.619603, 0.1260544],
-            ),
-            (
-                Kind_::Adam,
-                0.1,
-                None,
-                0.01,
-                [0.2030824, -0.7029269, 1.704396, 0.198181],
-            ),
-            (
-                Kind_::Rmsprop,
-                0.01,
-                None,
-                0.01,
-                [0.285389, -0.7848506, 1.791302, 0.1621505],
-            ),
-            (
-                Kind_::Rmsprop,
-                0.01,
-                Some(0.5),
-                0.0,
-                [0.1819428, -0.6812037, 1.677889, 0.1458807],
-            ),
+            (Kind_::Sgd, 0.05, None, 0.01, [0.1392134, -0.3128808, 1.841607, 0.2182153]),
+            (Kind_::Momentum, 0.05, Some(0.9), 0.01, [-0.2147986, 0.352842, 1.699356, 0.194262]),
+            (Kind_::Nesterov, 0.05, Some(0.9), 0.0, [-0.0942927, 0.1065925, 1.619603, 0.1260544]),
+            (Kind_::Adam, 0.1, None, 0.01, [0.2030824, -0.7029269, 1.704396, 0.198181]),
+            (Kind_::Rmsprop, 0.01, None, 0.01, [0.285389, -0.7848506, 1.791302, 0.1621505]),
+            (Kind_::Rmsprop, 0.01, Some(0.5), 0.0, [0.1819428, -0.6812037, 1.677889, 0.1458807]),
         ];
         for (optimizer, lr, momentum, weight_decay, expected) in cases {
-            let spec = TrainSpec {
-                optimizer,
-                lr,
-                momentum,
-                weight_decay,
-                ..Default::default()
-            };
+            let spec = TrainSpec { optimizer, lr, momentum, weight_decay, ..Default::default() };
             let got = golden_run(&spec, 3, None);
             for (g, e) in got.iter().zip(expected) {
-                assert!(
-                    (g - e).abs() < 2e-6,
-                    "{optimizer:?} {momentum:?}: {got:?} vs {expected:?}"
-                );
+                assert!((g - e).abs() < 2e-6, "{optimizer:?} {momentum:?}: {got:?} vs {expected:?}");
             }
             for cut in 1..3 {
-                assert_eq!(
-                    golden_run(&spec, 3, Some(cut)),
-                    got,
-                    "{optimizer:?} resumed at {cut}"
-                );
+                assert_eq!(golden_run(&spec, 3, Some(cut)), got, "{optimizer:?} resumed at {cut}");
             }
         }
     }

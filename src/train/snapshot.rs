@@ -70,36 +70,21 @@ pub fn named_variables(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
 /// The carried recurrent state as named tensors (`h`, and `c` for an LSTM).
 pub(super) fn state_tensors(state: &State) -> Vec<(String, Tensor)> {
     match state {
-        State::Lstm { h, c } => vec![
-            ("h".into(), h.shallow_clone()),
-            ("c".into(), c.shallow_clone()),
-        ],
+        State::Lstm { h, c } => vec![("h".into(), h.shallow_clone()), ("c".into(), c.shallow_clone())],
         State::Hidden(h) => vec![("h".into(), h.shallow_clone())],
     }
 }
 
 /// Copies `from` into the same-named, same-shaped tensors of `into`.
-pub fn load_named(
-    into: &[(String, Tensor)],
-    from: Vec<(String, Tensor)>,
-    what: &str,
-) -> Result<()> {
+pub fn load_named(into: &[(String, Tensor)], from: Vec<(String, Tensor)>, what: &str) -> Result<()> {
     let mut from: std::collections::HashMap<String, Tensor> = from.into_iter().collect();
     for (name, target) in into {
-        let src = from
-            .remove(name)
-            .with_context(|| format!("the checkpoint's {what} has no tensor '{name}'"))?;
+        let src = from.remove(name).with_context(|| format!("the checkpoint's {what} has no tensor '{name}'"))?;
         if src.size() != target.size() {
-            bail!(
-                "the checkpoint's {what} tensor '{name}' has shape {:?}, expected {:?}",
-                src.size(),
-                target.size()
-            );
+            bail!("the checkpoint's {what} tensor '{name}' has shape {:?}, expected {:?}", src.size(), target.size());
         }
         tch::no_grad(|| {
-            target
-                .shallow_clone()
-                .copy_(&src.to_kind(target.kind()).to_device(target.device()));
+            target.shallow_clone().copy_(&src.to_kind(target.kind()).to_device(target.device()));
         });
     }
     if let Some(extra) = from.keys().next() {

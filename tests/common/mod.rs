@@ -21,9 +21,5 @@ pub fn rnnlab(args: &[&str]) -> Output {
 
 /// Stdout then stderr, for assertion messages.
 pub fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
