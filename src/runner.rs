@@ -50,7 +50,7 @@ pub fn check_data(trials: &[Trial]) -> Result<()> {
         let key = (
             data_key.clone(),
             t.spec.train.batch_size,
-            t.spec.model.reverse_input,
+            serde_json::to_string(&t.spec.model)?,
         );
         if !checked.insert(key) {
             continue;
@@ -62,7 +62,9 @@ pub fn check_data(trials: &[Trial]) -> Result<()> {
                 &texts.last().expect("just pushed").1
             }
         };
-        Corpus::from_text(text, &t.spec, data::describe_source(&t.spec.data.source))
+        let corpus = Corpus::from_text(text, &t.spec, data::describe_source(&t.spec.data.source))
+            .with_context(|| format!("trial {}", t.id))?;
+        crate::model::resolve(&t.spec.model, corpus.vocab.len())
             .with_context(|| format!("trial {}", t.id))?;
     }
     Ok(())
@@ -254,6 +256,7 @@ fn run_child(
                 steps: 0,
                 total_steps: 0,
                 params: 0,
+                hidden: 0,
                 result: Default::default(),
             });
             s.state = State::Failed;

@@ -156,7 +156,12 @@ pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
                 .map(|k| r.trial.params.get(k).map(sweep::scalar).unwrap_or_default()),
         );
         row.push(serde_yaml::to_string(&m.cell)?.trim().to_string());
-        row.push(m.hidden.to_string());
+        row.push(
+            s.map(|s| s.hidden)
+                .filter(|&h| h > 0)
+                .unwrap_or(m.hidden)
+                .to_string(),
+        );
         row.push(m.layers.to_string());
         row.push(s.map(|s| s.params.to_string()).unwrap_or_default());
         row.push(s.map(|s| s.steps.to_string()).unwrap_or_default());

@@ -65,6 +65,9 @@ pub struct Status {
     pub steps: usize,
     pub total_steps: usize,
     pub params: i64,
+    /// Hidden size trained (differs from the spec's when solved from `param_budget`).
+    #[serde(default)]
+    pub hidden: usize,
     /// Final metrics: `val_bpc`, `best_val_bpc`, `test_bpc`, … (absent when not reached).
     #[serde(default)]
     pub result: IndexMap<String, f64>,
@@ -141,6 +144,7 @@ pub fn run(
         steps: 0,
         total_steps: 0,
         params: 0,
+        hidden: 0,
         result: IndexMap::new(),
     };
     status.write(dir)?;
@@ -166,6 +170,7 @@ fn train_into(
     let mut trainer = Trainer::new(&trial.spec, &corpus, device)?;
     status.total_steps = trainer.total_steps();
     status.params = trainer.parameter_count();
+    status.hidden = trainer.hidden();
     status.write(dir)?;
     let mut sink = Sink {
         log: MetricsLog::create(&dir.join(METRICS_FILE), &trial.id)?,

@@ -134,23 +134,69 @@ impl Default for Split {
     }
 }
 
+/// The recurrent cell. The first four run on libtorch's fused kernels
+/// (cuDNN on CUDA); the rest are written out from their equations in
+/// `src/model/` and run step by step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cell {
     RnnTanh,
     RnnRelu,
+    /// PyTorch's LSTM (no peepholes).
     Lstm,
+    /// PyTorch's GRU (reset gate applied after the recurrent product).
     Gru,
+    /// Greff et al.'s vanilla LSTM: input, forget and output gates, peepholes.
+    LstmVanilla,
+    /// Vanilla without the input gate (NIG).
+    LstmNig,
+    /// No forget gate (NFG).
+    LstmNfg,
+    /// No output gate (NOG).
+    LstmNog,
+    /// No input activation function (NIAF).
+    LstmNiaf,
+    /// No output activation function (NOAF).
+    LstmNoaf,
+    /// No peepholes (NP): the same function as `lstm`.
+    LstmNp,
+    /// Coupled input and forget gate, f = 1 − i (CIFG).
+    LstmCifg,
+    /// Full gate recurrence: gates also read the previous step's gates (FGR).
+    LstmFgr,
+    /// The GRU of the lecture and of Cho et al. (2014): the reset gate scales
+    /// the previous state before the recurrent product.
+    GruLecture,
+    /// Jozefowicz et al.'s (2015) evolved architectures.
+    Mut1,
+    Mut2,
+    Mut3,
 }
 
 impl Cell {
-    /// Gate blocks stacked in `weight_ih` (PyTorch layout).
-    pub fn gates(self) -> i64 {
-        match self {
-            Cell::RnnTanh | Cell::RnnRelu => 1,
-            Cell::Lstm => 4,
-            Cell::Gru => 3,
-        }
+    /// Runs on libtorch's fused kernels.
+    pub fn is_fused(self) -> bool {
+        matches!(self, Cell::RnnTanh | Cell::RnnRelu | Cell::Lstm | Cell::Gru)
+    }
+
+    /// Has an LSTM forget gate whose bias `forget_bias` can set.
+    pub fn has_forget_gate(self) -> bool {
+        matches!(
+            self,
+            Cell::Lstm
+                | Cell::LstmVanilla
+                | Cell::LstmNig
+                | Cell::LstmNog
+                | Cell::LstmNiaf
+                | Cell::LstmNoaf
+                | Cell::LstmNp
+                | Cell::LstmFgr
+        )
+    }
+
+    /// Adds the raw input to a hidden-size vector, so needs input size = hidden.
+    pub fn needs_input_equal_hidden(self) -> bool {
+        matches!(self, Cell::Mut1 | Cell::Mut2)
     }
 }
 
@@ -178,6 +224,14 @@ pub struct ModelSpec {
     pub input: InputEncoding,
     /// Size of the learned embedding when `input: embedding`.
     pub embedding_size: usize,
+    /// Initial forget-gate bias of LSTM cells (Jozefowicz et al.'s LSTM-b
+    /// uses 1.0); `null` keeps the default initialisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forget_bias: Option<f64>,
+    /// Solve `hidden` so the whole model has about this many parameters
+    /// (the `hidden` key is then ignored), so cells compare at equal size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param_budget: Option<usize>,
 }
 
 impl Default for ModelSpec {
@@ -191,6 +245,8 @@ impl Default for ModelSpec {
             reverse_input: false,
             input: InputEncoding::Onehot,
             embedding_size: 64,
+            forget_bias: None,
+            param_budget: None,
         }
     }
 }
@@ -414,6 +470,33 @@ impl Spec {
         }
         if m.input == InputEncoding::Embedding && m.embedding_size == 0 {
             return err("model.embedding_size", "must be at least 1");
+        }
+        if let Some(fb) = m.forget_bias {
+            if !m.cell.has_forget_gate() {
+                return err(
+                    "model.forget_bias",
+                    "only LSTM cells with a forget gate have a forget bias",
+                );
+            }
+            if !fb.is_finite() {
+                return err("model.forget_bias", "must be a finite number");
+            }
+        }
+        if m.param_budget == Some(0) {
+            return err("model.param_budget", "must be at least 1");
+        }
+        if m.cell.needs_input_equal_hidden() {
+            if m.param_budget.is_some() {
+                return err("model.param_budget", "mut1 and mut2 tie the input size to hidden; give hidden and embedding_size instead of a budget");
+            }
+            let input_ok = m.input == InputEncoding::Embedding && m.embedding_size == m.hidden;
+            if !input_ok || (m.bidirectional && m.layers > 1) {
+                return err(
+                    "model.cell",
+                    "mut1 and mut2 add the raw input to a hidden-size vector, so their input size must equal \
+                     hidden: use `input: embedding` with `embedding_size` equal to `hidden` (and no bidirectional stack)",
+                );
+            }
         }
         if m.bidirectional && self.task.predicts_next_token() {
             return err(

@@ -95,6 +95,8 @@ pub struct Trainer<'a> {
     device: Device,
     vs: nn::VarStore,
     model: CharRnn,
+    /// The hidden size trained (solved from `param_budget` if given).
+    hidden: usize,
     opt: nn::Optimizer,
     vars: Vec<Tensor>,
     windows: Windows,
@@ -110,7 +112,8 @@ impl<'a> Trainer<'a> {
             tch::Cuda::manual_seed_all(spec.train.seed);
         }
         let vs = nn::VarStore::new(device);
-        let model = CharRnn::new(&vs.root(), &spec.model, corpus.vocab.len());
+        let model_spec = model::resolve(&spec.model, corpus.vocab.len())?;
+        let model = CharRnn::new(&vs.root(), &model_spec, corpus.vocab.len());
         let opt = optim::build(&vs, &spec.train)?;
         let vars = vs.trainable_variables();
         let batch = spec.train.batch_size;
@@ -130,6 +133,7 @@ impl<'a> Trainer<'a> {
             device,
             vs,
             model,
+            hidden: model_spec.hidden,
             opt,
             vars,
             windows,
@@ -140,6 +144,10 @@ impl<'a> Trainer<'a> {
 
     pub fn total_steps(&self) -> usize {
         self.total_steps
+    }
+
+    pub fn hidden(&self) -> usize {
+        self.hidden
     }
 
     pub fn parameter_count(&self) -> i64 {
