@@ -115,7 +115,7 @@ pub const RESULT_COLUMNS: &[&str] = &[
 pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
     let mut params: Vec<String> = Vec::new();
     for r in records {
-        for k in r.trial.params.keys() {
+        for k in r.trial.params.keys().chain(r.trial.sampled.keys()) {
             if k != "train.seed" && !params.contains(k) {
                 params.push(k.clone());
             }
@@ -150,11 +150,14 @@ pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
             r.seed().to_string(),
             r.state().to_string(),
         ];
-        row.extend(
-            params
-                .iter()
-                .map(|k| r.trial.params.get(k).map(sweep::scalar).unwrap_or_default()),
-        );
+        row.extend(params.iter().map(|k| {
+            r.trial
+                .params
+                .get(k)
+                .or_else(|| r.trial.sampled.get(k))
+                .map(sweep::scalar)
+                .unwrap_or_default()
+        }));
         row.push(serde_yaml::to_string(&m.cell)?.trim().to_string());
         row.push(
             s.map(|s| s.hidden)

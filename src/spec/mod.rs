@@ -6,6 +6,7 @@
 //! resolved trials; a resolved trial is the same [`Spec`] with an empty sweep,
 //! and that is what gets written beside each trial's results.
 mod locate;
+pub mod random;
 pub mod sweep;
 
 use std::path::{Path, PathBuf};
@@ -344,20 +345,39 @@ impl TrainSpec {
     }
 }
 
-/// Grid axes over dotted keys and the seeds every grid point is run with.
+/// What to sweep: named variants × grid axes over dotted keys × random
+/// samples, each run with every seed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
+    /// Named points, e.g. `{label: lstm-b, model.cell: lstm, model.forget_bias: 1.0}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<VariantSpec>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub grid: IndexMap<String, Vec<serde_yaml::Value>>,
+    /// Random search: `trials` samples of `params` per variant × grid point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<random::RandomSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seeds: Vec<u64>,
 }
 
 impl SweepSpec {
     pub fn is_empty(&self) -> bool {
-        self.grid.is_empty() && self.seeds.is_empty()
+        self.variants.is_empty()
+            && self.grid.is_empty()
+            && self.random.is_none()
+            && self.seeds.is_empty()
     }
+}
+
+/// A named sweep point: dotted keys and values, and an optional label.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VariantSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(flatten)]
+    pub keys: IndexMap<String, serde_yaml::Value>,
 }
 
 /// A spec problem, naming the field and, where found, the line in the file.
