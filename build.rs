@@ -27,9 +27,7 @@ fn main() {
     let out = Command::new(&python)
         .args(["-c", PRINT_TORCH_DIR])
         .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {python:?} to locate torch ({e}); run `make build`")
-        });
+        .unwrap_or_else(|e| panic!("cannot run {python:?} to locate torch ({e}); run `make build`"));
     assert!(
         out.status.success(),
         "{python:?} cannot import torch: {}; run `make build`, which creates the venv",

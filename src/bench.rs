@@ -42,31 +42,15 @@ pub struct BenchResult {
 pub fn spec(c: &BenchConfig) -> Spec {
     let source = match &c.corpus {
         Some(path) => Source::File { path: path.clone() },
-        None => Source::Builtin {
-            name: crate::data::builtin::DEFAULT.into(),
-        },
+        None => Source::Builtin { name: crate::data::builtin::DEFAULT.into() },
     };
     Spec {
         name: "bench".into(),
         description: String::new(),
         task: spec::Task::CharLm,
-        data: DataSpec {
-            source,
-            split: Default::default(),
-            max_chars: None,
-        },
-        model: ModelSpec {
-            cell: Cell::Lstm,
-            hidden: c.hidden,
-            layers: c.layers,
-            ..Default::default()
-        },
-        train: TrainSpec {
-            batch_size: c.batch,
-            bptt: c.bptt,
-            steps: Some(c.warmup + c.steps),
-            ..Default::default()
-        },
+        data: DataSpec { source, split: Default::default(), max_chars: None },
+        model: ModelSpec { cell: Cell::Lstm, hidden: c.hidden, layers: c.layers, ..Default::default() },
+        train: TrainSpec { batch_size: c.batch, bptt: c.bptt, steps: Some(c.warmup + c.steps), ..Default::default() },
         device: Default::default(),
         sweep: Default::default(),
     }
@@ -84,12 +68,12 @@ pub fn run(c: &BenchConfig) -> Result<BenchResult> {
     let mut tokens = 0;
     let mut last = None;
     for step in c.warmup..c.warmup + c.steps {
-        let (loss, _, chars) = trainer.step(step);
-        tokens += chars;
-        last = Some((loss, chars));
+        let out = trainer.step(step);
+        tokens += out.tokens;
+        last = Some(out);
     }
     let final_loss = last
-        .map(|(l, n)| f64::try_from(l).unwrap_or(f64::NAN) / n as f64)
+        .map(|o| f64::try_from(o.loss_sum).unwrap_or(f64::NAN) / f64::try_from(o.scored).unwrap_or(f64::NAN))
         .unwrap_or(f64::NAN);
     sync(c.device);
     let seconds = start.elapsed().as_secs_f64();

@@ -71,9 +71,7 @@ impl DeviceSpec {
                     );
                 }
                 if n >= count {
-                    anyhow::bail!(
-                        "device: cuda:{n} was requested but only {count} CUDA device(s) exist"
-                    );
+                    anyhow::bail!("device: cuda:{n} was requested but only {count} CUDA device(s) exist");
                 }
                 Ok(tch::Device::Cuda(n))
             }
@@ -104,10 +102,7 @@ mod tests {
             assert_eq!(s.parse::<DeviceSpec>().unwrap(), d);
         }
         assert_eq!(DeviceSpec::Cuda(0).to_string(), "cuda:0");
-        assert!("gpu"
-            .parse::<DeviceSpec>()
-            .unwrap_err()
-            .contains("unknown device 'gpu'"));
+        assert!("gpu".parse::<DeviceSpec>().unwrap_err().contains("unknown device 'gpu'"));
         assert!("cuda:x".parse::<DeviceSpec>().is_err());
     }
 

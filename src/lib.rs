@@ -27,14 +27,8 @@ use std::path::{Path, PathBuf};
 pub fn rebuild_outputs(exp_dir: &Path) -> anyhow::Result<(String, Vec<PathBuf>)> {
     let records = summary::collect(exp_dir)?;
     let rows = summary::by_variant(&records);
-    let name = exp_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut files = vec![
-        summary::write_csv(exp_dir, &records)?,
-        summary::write_markdown(exp_dir, &name, &rows)?,
-    ];
+    let name = exp_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut files = vec![summary::write_csv(exp_dir, &records)?, summary::write_markdown(exp_dir, &name, &rows)?];
     files.extend(plot::draw_all(exp_dir, &records, &rows)?);
     Ok((summary::terminal_table(&rows), files))
 }

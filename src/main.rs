@@ -128,11 +128,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let device = args.device.unwrap_or(loaded.spec.device).resolve()?;
     let single = match (&args.trial, args.trial_index) {
         (Some(id), _) => Some(trials.iter().find(|t| &t.id == id).with_context(|| {
-            format!(
-                "no trial '{id}' in {}; `rnnlab list {}` shows the ids",
-                args.spec.display(),
-                args.spec.display()
-            )
+            format!("no trial '{id}' in {}; `rnnlab list {}` shows the ids", args.spec.display(), args.spec.display())
         })?),
         (None, Some(i)) => Some(trials.get(i).with_context(|| {
             format!(
@@ -159,19 +155,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let (ran, failed) = runner::run_sweep(&opts, &loaded, &trials)?;
     let (table, files) = rnnlab::rebuild_outputs(&exp_dir)?;
-    println!(
-        "\n{}: {ran} trial(s) run, {failed} failed\n{table}",
-        loaded.spec.name
-    );
+    println!("\n{}: {ran} trial(s) run, {failed} failed\n{table}", loaded.spec.name);
     println!("results: {}", exp_dir.display());
     for f in files {
         println!("  {}", f.display());
     }
-    Ok(if failed > 0 {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
 /// One trial in this process (what each sweep child and each Slurm task runs).
@@ -182,11 +171,7 @@ fn run_single(
     device: tch::Device,
     exp_dir: &Path,
 ) -> Result<ExitCode> {
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     tch::set_num_threads(threads as i32);
     tch::set_num_interop_threads(1);
     if !args.progress {
@@ -205,13 +190,7 @@ fn run_single(
     } else {
         trial::run(t, &dir, device, threads, &mut ())?
     };
-    eprintln!(
-        "{}: {} in {:.1}s — {}",
-        t.id,
-        status.state.as_str(),
-        status.elapsed_s,
-        dir.display()
-    );
+    eprintln!("{}: {} in {:.1}s — {}", t.id, status.state.as_str(), status.elapsed_s, dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -219,10 +198,7 @@ fn list(path: &Path, overrides: &[String]) -> Result<ExitCode> {
     let (loaded, trials) = load_trials(path, overrides)?;
     println!("{}: {} trial(s)", loaded.spec.name, trials.len());
     for (i, t) in trials.iter().enumerate() {
-        println!(
-            "{i:>4}  {:<32} {}  seed {}",
-            t.id, t.variant, t.spec.train.seed
-        );
+        println!("{i:>4}  {:<32} {}  seed {}", t.id, t.variant, t.spec.train.seed);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -260,10 +236,7 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
 
 fn info() -> Result<ExitCode> {
     println!("rnnlab {}", env!("CARGO_PKG_VERSION"));
-    println!(
-        "torch package: {}",
-        rnnlab::data::builtin::torch_dir().display()
-    );
+    println!("torch package: {}", rnnlab::data::builtin::torch_dir().display());
     println!("intra-op threads: {}", tch::get_num_threads());
     println!(
         "CUDA available: {} ({} device(s)), cuDNN: {}",
@@ -272,11 +245,9 @@ fn info() -> Result<ExitCode> {
         tch::Cuda::cudnn_is_available()
     );
     match rnnlab::data::builtin::load(rnnlab::data::builtin::DEFAULT) {
-        Ok(text) => println!(
-            "built-in corpus {}: {} chars, checksum ok",
-            rnnlab::data::builtin::DEFAULT,
-            text.chars().count()
-        ),
+        Ok(text) => {
+            println!("built-in corpus {}: {} chars, checksum ok", rnnlab::data::builtin::DEFAULT, text.chars().count())
+        }
         Err(e) => println!("built-in corpus unavailable: {e:#}"),
     }
     Ok(ExitCode::SUCCESS)

@@ -46,17 +46,12 @@ impl MetricsLog {
             .open(path)
             .with_context(|| format!("cannot create {}", path.display()))?;
         file.write_all(format!("{}\n", HEADER.join(",")).as_bytes())?;
-        Ok(MetricsLog {
-            file,
-            trial: trial.to_string(),
-        })
+        Ok(MetricsLog { file, trial: trial.to_string() })
     }
 
     /// Appends one row per metric, all in a single write.
     pub fn write(&mut self, step: usize, split: &str, metrics: &[(&str, f64)]) -> Result<()> {
-        let mut w = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(Vec::new());
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
         for (metric, value) in metrics {
             w.serialize(Row {
                 trial: self.trial.clone(),
@@ -75,17 +70,13 @@ impl MetricsLog {
 
 /// Reads a `metrics.csv`, ignoring a trailing partial line.
 pub fn read(path: &Path) -> Result<Vec<Row>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let complete = match text.rfind('\n') {
         Some(i) => &text[..=i],
         None => "",
     };
     let mut rows = Vec::new();
-    for (i, row) in csv::Reader::from_reader(complete.as_bytes())
-        .deserialize()
-        .enumerate()
-    {
+    for (i, row) in csv::Reader::from_reader(complete.as_bytes()).deserialize().enumerate() {
         rows.push(row.with_context(|| format!("{}: bad row {}", path.display(), i + 2))?);
     }
     Ok(rows)
@@ -110,8 +101,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
         let mut log = MetricsLog::create(&path, "t1").unwrap();
-        log.write(10, "train", &[("loss", 1.5), ("lr", 0.001)])
-            .unwrap();
+        log.write(10, "train", &[("loss", 1.5), ("lr", 0.001)]).unwrap();
         log.write(20, "val", &[("loss", f64::NAN)]).unwrap();
         drop(log);
         let rows = read(&path).unwrap();
@@ -119,12 +109,7 @@ mod tests {
         assert_eq!(rows[1].metric, "lr");
         assert!(rows[2].value.is_nan());
         // Simulate a crash mid-row: the partial line is ignored.
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .write_all(b"t1,30,tra")
-            .unwrap();
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"t1,30,tra").unwrap();
         assert_eq!(read(&path).unwrap().len(), 3);
     }
 }

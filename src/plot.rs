@@ -19,11 +19,7 @@ fn register_fonts() {
     static FONTS: Once = Once::new();
     FONTS.call_once(|| {
         // The bytes are a valid TTF bundled by the `dejavu` crate.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            FontStyle::Normal,
-            dejavu::sans::regular(),
-        );
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
         let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
     });
 }
@@ -48,11 +44,7 @@ pub fn curves(records: &[Record], split: &str, metric: &str) -> Result<Vec<Curve
         };
         for row in metrics::read(&path)? {
             if row.split == split && row.metric == metric && row.value.is_finite() {
-                by_variant[idx]
-                    .1
-                    .entry(row.step)
-                    .or_default()
-                    .push(row.value);
+                by_variant[idx].1.entry(row.step).or_default().push(row.value);
             }
         }
     }
@@ -79,29 +71,13 @@ pub fn draw_all(exp_dir: &Path, records: &[Record], rows: &[VariantRow]) -> Resu
     std::fs::create_dir_all(&dir)?;
     let mut written = Vec::new();
     let specs = [
-        (
-            "val_bpc",
-            "val",
-            "Validation loss (mean over seeds, band = min–max)",
-        ),
-        (
-            "train_bpc",
-            "train",
-            "Training loss (mean over seeds, band = min–max)",
-        ),
+        ("val_bpc", "val", "Validation loss (mean over seeds, band = min–max)"),
+        ("train_bpc", "train", "Training loss (mean over seeds, band = min–max)"),
     ];
     for (name, split, title) in specs {
         let curves = curves(records, split, "bpc")?;
         if !curves.is_empty() {
-            written.extend(both(
-                &dir,
-                name,
-                &Curves {
-                    title,
-                    y_label: "bits per character",
-                    curves,
-                },
-            )?);
+            written.extend(both(&dir, name, &Curves { title, y_label: "bits per character", curves })?);
         }
     }
     if rows.iter().any(|r| !r.val_bpc.is_empty()) {
@@ -125,14 +101,12 @@ fn both(dir: &Path, name: &str, figure: &impl Figure) -> Result<Vec<PathBuf>> {
     {
         let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
         figure.draw(&root)?;
-        root.present()
-            .map_err(|e| anyhow!("writing {}: {e}", png.display()))?;
+        root.present().map_err(|e| anyhow!("writing {}: {e}", png.display()))?;
     }
     {
         let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
         figure.draw(&root)?;
-        root.present()
-            .map_err(|e| anyhow!("writing {}: {e}", svg.display()))?;
+        root.present().map_err(|e| anyhow!("writing {}: {e}", svg.display()))?;
     }
     Ok(vec![png, svg])
 }
@@ -162,11 +136,8 @@ fn color(i: usize) -> RGBColor {
 
 /// Padded range of finite values.
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
+    let (lo, hi) =
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
@@ -209,25 +180,15 @@ impl Figure for Curves<'_> {
         for (i, (variant, points)) in self.curves.iter().enumerate() {
             let c = color(i);
             if points.len() > 1 {
-                let band: Vec<(f64, f64)> = points
-                    .iter()
-                    .map(|p| (p.0, p.3))
-                    .chain(points.iter().rev().map(|p| (p.0, p.2)))
-                    .collect();
-                chart
-                    .draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled())))
-                    .map_err(plot_err)?;
+                let band: Vec<(f64, f64)> =
+                    points.iter().map(|p| (p.0, p.3)).chain(points.iter().rev().map(|p| (p.0, p.2))).collect();
+                chart.draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled()))).map_err(plot_err)?;
             }
             chart
-                .draw_series(LineSeries::new(
-                    points.iter().map(|p| (p.0, p.1)),
-                    c.stroke_width(2),
-                ))
+                .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))
                 .map_err(plot_err)?
                 .label(variant.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))
-                });
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
         }
         chart
             .configure_series_labels()
@@ -255,10 +216,7 @@ impl Figure for Final<'_> {
         let n = rows.len();
         let (y_lo, y_hi) = range(rows.iter().flat_map(|r| r.val_bpc.iter().cloned()));
         let mut chart = ChartBuilder::on(root)
-            .caption(
-                "Final validation loss per variant (dot = mean, bar = min–max over seeds)",
-                ("sans-serif", 22),
-            )
+            .caption("Final validation loss per variant (dot = mean, bar = min–max over seeds)", ("sans-serif", 22))
             .margin(15)
             .x_label_area_size(60)
             .y_label_area_size(65)
@@ -289,25 +247,12 @@ impl Figure for Final<'_> {
             let hi = r.val_bpc.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let m = mean(&r.val_bpc).unwrap_or(f64::NAN);
             chart
-                .draw_series(std::iter::once(ErrorBar::new_vertical(
-                    x,
-                    lo,
-                    m,
-                    hi,
-                    c.stroke_width(2),
-                    18,
-                )))
+                .draw_series(std::iter::once(ErrorBar::new_vertical(x, lo, m, hi, c.stroke_width(2), 18)))
                 .map_err(plot_err)?;
             chart
-                .draw_series(
-                    r.val_bpc
-                        .iter()
-                        .map(|&v| Circle::new((x + 0.12, v), 4, c.mix(0.6).filled())),
-                )
+                .draw_series(r.val_bpc.iter().map(|&v| Circle::new((x + 0.12, v), 4, c.mix(0.6).filled())))
                 .map_err(plot_err)?;
-            chart
-                .draw_series(std::iter::once(Circle::new((x, m), 6, c.filled())))
-                .map_err(plot_err)?;
+            chart.draw_series(std::iter::once(Circle::new((x, m), 6, c.filled()))).map_err(plot_err)?;
         }
         Ok(())
     }

@@ -43,15 +43,11 @@ pub fn experiment_dir(results_root: &Path, loaded: &Loaded) -> PathBuf {
 /// Loads every distinct dataset once and checks each trial's split against
 /// its batch size, so data problems surface before anything is written.
 pub fn check_data(trials: &[Trial]) -> Result<()> {
-    let mut texts: Vec<(String, String)> = Vec::new();
+    let mut texts: Vec<(String, data::Text)> = Vec::new();
     let mut checked = HashSet::new();
     for t in trials {
         let data_key = serde_json::to_string(&t.spec.data)?;
-        let key = (
-            data_key.clone(),
-            t.spec.train.batch_size,
-            serde_json::to_string(&t.spec.model)?,
-        );
+        let key = (data_key.clone(), t.spec.train.batch_size, serde_json::to_string(&t.spec.model)?);
         if !checked.insert(key) {
             continue;
         }
@@ -64,16 +60,14 @@ pub fn check_data(trials: &[Trial]) -> Result<()> {
         };
         let corpus = Corpus::from_text(text, &t.spec, data::describe_source(&t.spec.data.source))
             .with_context(|| format!("trial {}", t.id))?;
-        crate::model::resolve(&t.spec.model, corpus.vocab.len())
-            .with_context(|| format!("trial {}", t.id))?;
+        crate::model::resolve(&t.spec.model, corpus.vocab.len()).with_context(|| format!("trial {}", t.id))?;
     }
     Ok(())
 }
 
 /// Creates the experiment directory and records the spec it runs.
 pub fn init_experiment_dir(dir: &Path, loaded: &Loaded) -> Result<()> {
-    std::fs::create_dir_all(dir.join("trials"))
-        .with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("trials")).with_context(|| format!("cannot create {}", dir.display()))?;
     let yaml = serde_yaml::to_string(&loaded.spec)?;
     let path = dir.join(EXPERIMENT_FILE);
     if let Ok(old) = std::fs::read_to_string(&path) {
@@ -94,11 +88,7 @@ pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Resu
     init_experiment_dir(&exp_dir, loaded)?;
     let pending: Vec<&Trial> = trials
         .iter()
-        .filter(|t| {
-            opts.rerun
-                || !Status::read(&trial::trial_dir(&exp_dir, &t.id))
-                    .is_ok_and(|s| s.state.is_done())
-        })
+        .filter(|t| opts.rerun || !Status::read(&trial::trial_dir(&exp_dir, &t.id)).is_ok_and(|s| s.state.is_done()))
         .collect();
     let skipped = trials.len() - pending.len();
     if skipped > 0 {
@@ -112,13 +102,8 @@ pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Resu
     if pending.is_empty() {
         return Ok((0, 0));
     }
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let jobs = opts
-        .jobs
-        .unwrap_or(if opts.device.is_cuda() { 1 } else { cores })
-        .clamp(1, pending.len());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let jobs = opts.jobs.unwrap_or(if opts.device.is_cuda() { 1 } else { cores }).clamp(1, pending.len());
     let threads = (cores / jobs).max(1);
     eprintln!(
         "running {} trials on {} — {jobs} at a time, {threads} thread(s) each",
@@ -129,11 +114,9 @@ pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Resu
     let bars = MultiProgress::new();
     let overall = bars.add(ProgressBar::new(pending.len() as u64));
     overall.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>12} [{bar:30}] {pos}/{len} trials  {elapsed_precise}",
-        )
-        .expect("template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} trials  {elapsed_precise}")
+            .expect("template")
+            .progress_chars("=> "),
     );
     overall.set_prefix("sweep");
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
@@ -175,31 +158,16 @@ fn short(id: &str) -> String {
 }
 
 fn describe_end(t: &Trial, s: &Status) -> String {
-    let bpc = s
-        .result
-        .get("val_bpc")
-        .map(|v| format!("val {v:.3} bits/char"))
-        .unwrap_or_default();
+    let bpc = s.result.get("val_bpc").map(|v| format!("val {v:.3} bits/char")).unwrap_or_default();
     match s.state {
         State::Finished => format!("{:<28} finished  {bpc}  ({:.0}s)", t.id, s.elapsed_s),
-        _ => format!(
-            "{:<28} {}  {}",
-            t.id,
-            s.state.as_str(),
-            s.message.clone().unwrap_or_default()
-        ),
+        _ => format!("{:<28} {}  {}", t.id, s.state.as_str(), s.message.clone().unwrap_or_default()),
     }
 }
 
 /// Runs one trial in a child process and returns the status it left; a
 /// child that died without recording its end is marked failed here.
-fn run_child(
-    opts: &SweepOptions,
-    exp_dir: &Path,
-    t: &Trial,
-    threads: usize,
-    bar: &ProgressBar,
-) -> Result<Status> {
+fn run_child(opts: &SweepOptions, exp_dir: &Path, t: &Trial, threads: usize, bar: &ProgressBar) -> Result<Status> {
     let dir = trial::trial_dir(exp_dir, &t.id);
     // The spec goes in first, so even a trial that dies at once is listed.
     trial::write_spec(&dir, t)?;
@@ -212,28 +180,17 @@ fn run_child(
         .args(["--trial", &t.id, "--progress"])
         .arg("--results")
         .arg(&opts.results_root)
-        .args([
-            "--device",
-            &crate::device::name(opts.device),
-            "--threads",
-            &threads.to_string(),
-        ]);
+        .args(["--device", &crate::device::name(opts.device), "--threads", &threads.to_string()]);
     for o in &opts.overrides {
         cmd.args(["--set", o]);
     }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .stdin(Stdio::null())
-        .spawn()
-        .context("cannot start a trial process")?;
+    let mut child =
+        cmd.stdout(Stdio::piped()).stderr(log).stdin(Stdio::null()).spawn().context("cannot start a trial process")?;
     let stdout = child.stdout.take().expect("piped");
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         if let Some(rest) = line.strip_prefix(PROGRESS_PREFIX) {
-            let mut it = rest
-                .split_whitespace()
-                .map(|x| x.parse::<f64>().unwrap_or(f64::NAN));
+            let mut it = rest.split_whitespace().map(|x| x.parse::<f64>().unwrap_or(f64::NAN));
             if let (Some(step), Some(total), Some(loss)) = (it.next(), it.next(), it.next()) {
                 bar.set_length(total as u64);
                 bar.set_position(step as u64);
@@ -260,9 +217,7 @@ fn run_child(
                 result: Default::default(),
             });
             s.state = State::Failed;
-            s.message = Some(format!(
-                "trial process ended with {exit} before recording a result: {tail}"
-            ));
+            s.message = Some(format!("trial process ended with {exit} before recording a result: {tail}"));
             s.write(&dir)?;
             bail!("{}", s.message.clone().unwrap_or_default())
         }

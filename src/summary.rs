@@ -30,16 +30,11 @@ impl Record {
     }
 
     pub fn is_finished(&self) -> bool {
-        self.status
-            .as_ref()
-            .is_some_and(|s| s.state == State::Finished)
+        self.status.as_ref().is_some_and(|s| s.state == State::Finished)
     }
 
     pub fn result(&self, key: &str) -> Option<f64> {
-        self.status
-            .as_ref()
-            .and_then(|s| s.result.get(key).copied())
-            .filter(|v| v.is_finite())
+        self.status.as_ref().and_then(|s| s.result.get(key).copied()).filter(|v| v.is_finite())
     }
 
     pub fn seed(&self) -> u64 {
@@ -52,10 +47,7 @@ impl Record {
 pub fn collect(exp_dir: &Path) -> Result<Vec<Record>> {
     let trials_dir = exp_dir.join("trials");
     let entries = std::fs::read_dir(&trials_dir).with_context(|| {
-        format!(
-            "{} has no trials/ directory: is it an rnnlab results directory?",
-            exp_dir.display()
-        )
+        format!("{} has no trials/ directory: is it an rnnlab results directory?", exp_dir.display())
     })?;
     let mut records = Vec::new();
     for entry in entries {
@@ -73,15 +65,7 @@ pub fn collect(exp_dir: &Path) -> Result<Vec<Record>> {
         bail!("no trials found under {}", trials_dir.display());
     }
     let order = spec_order(exp_dir);
-    records.sort_by_key(|r| {
-        (
-            order
-                .iter()
-                .position(|id| *id == r.trial.id)
-                .unwrap_or(usize::MAX),
-            r.trial.id.clone(),
-        )
-    });
+    records.sort_by_key(|r| (order.iter().position(|id| *id == r.trial.id).unwrap_or(usize::MAX), r.trial.id.clone()));
     Ok(records)
 }
 
@@ -122,67 +106,34 @@ pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
         }
     }
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = ["trial", "variant", "seed", "status"]
-        .map(String::from)
-        .to_vec();
+    let mut header: Vec<String> = ["trial", "variant", "seed", "status"].map(String::from).to_vec();
     header.extend(params.iter().cloned());
-    header.extend(
-        [
-            "cell",
-            "hidden",
-            "layers",
-            "params",
-            "steps",
-            "device",
-            "elapsed_s",
-        ]
-        .map(String::from),
-    );
+    header.extend(["cell", "hidden", "layers", "params", "steps", "device", "elapsed_s"].map(String::from));
     header.extend(RESULT_COLUMNS.iter().map(|s| s.to_string()));
     header.push("message".into());
     w.write_record(&header)?;
     for r in records {
         let m = &r.trial.spec.model;
         let s = r.status.as_ref();
-        let mut row = vec![
-            r.trial.id.clone(),
-            r.trial.variant.clone(),
-            r.seed().to_string(),
-            r.state().to_string(),
-        ];
-        row.extend(params.iter().map(|k| {
-            r.trial
-                .params
-                .get(k)
-                .or_else(|| r.trial.sampled.get(k))
-                .map(sweep::scalar)
-                .unwrap_or_default()
-        }));
-        row.push(serde_yaml::to_string(&m.cell)?.trim().to_string());
-        row.push(
-            s.map(|s| s.hidden)
-                .filter(|&h| h > 0)
-                .unwrap_or(m.hidden)
-                .to_string(),
+        let mut row = vec![r.trial.id.clone(), r.trial.variant.clone(), r.seed().to_string(), r.state().to_string()];
+        row.extend(
+            params.iter().map(|k| {
+                r.trial.params.get(k).or_else(|| r.trial.sampled.get(k)).map(sweep::scalar).unwrap_or_default()
+            }),
         );
+        row.push(serde_yaml::to_string(&m.cell)?.trim().to_string());
+        row.push(s.map(|s| s.hidden).filter(|&h| h > 0).unwrap_or(m.hidden).to_string());
         row.push(m.layers.to_string());
         row.push(s.map(|s| s.params.to_string()).unwrap_or_default());
         row.push(s.map(|s| s.steps.to_string()).unwrap_or_default());
         row.push(s.map(|s| s.device.clone()).unwrap_or_default());
         row.push(s.map(|s| format!("{:.2}", s.elapsed_s)).unwrap_or_default());
-        row.extend(
-            RESULT_COLUMNS
-                .iter()
-                .map(|k| r.result(k).map(|v| format!("{v:.6}")).unwrap_or_default()),
-        );
+        row.extend(RESULT_COLUMNS.iter().map(|k| r.result(k).map(|v| format!("{v:.6}")).unwrap_or_default()));
         row.push(s.and_then(|s| s.message.clone()).unwrap_or_default());
         w.write_record(&row)?;
     }
     let path = exp_dir.join("summary.csv");
-    write_atomic(
-        &path,
-        &w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?,
-    )?;
+    write_atomic(&path, &w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?)?;
     Ok(path)
 }
 
@@ -212,28 +163,18 @@ pub fn by_variant(records: &[Record]) -> Vec<VariantRow> {
         .into_iter()
         .map(|(variant, rs)| {
             let done: Vec<&&Record> = rs.iter().filter(|r| r.is_finished()).collect();
-            let collect = |k: &str| {
-                done.iter()
-                    .filter_map(|r| r.result(k))
-                    .collect::<Vec<f64>>()
-            };
+            let collect = |k: &str| done.iter().filter_map(|r| r.result(k)).collect::<Vec<f64>>();
             VariantRow {
                 total: rs.len(),
                 finished: done.len(),
                 diverged: rs.iter().filter(|r| r.state() == "diverged").count(),
-                params: rs
-                    .iter()
-                    .find_map(|r| r.status.as_ref().map(|s| s.params))
-                    .filter(|&p| p > 0),
+                params: rs.iter().find_map(|r| r.status.as_ref().map(|s| s.params)).filter(|&p| p > 0),
                 val_bpc: collect("val_bpc"),
                 best_val_bpc: collect("best_val_bpc"),
                 test_bpc: collect("test_bpc"),
                 val_accuracy: collect("val_accuracy"),
                 tokens_per_s: collect("tokens_per_s"),
-                elapsed_s: done
-                    .iter()
-                    .filter_map(|r| r.status.as_ref().map(|s| s.elapsed_s))
-                    .collect(),
+                elapsed_s: done.iter().filter_map(|r| r.status.as_ref().map(|s| s.elapsed_s)).collect(),
                 variant,
             }
         })
@@ -247,8 +188,7 @@ pub fn mean(xs: &[f64]) -> Option<f64> {
 /// Sample standard deviation (n − 1); `None` for fewer than two values.
 pub fn std_dev(xs: &[f64]) -> Option<f64> {
     let m = mean(xs)?;
-    (xs.len() > 1)
-        .then(|| (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt())
+    (xs.len() > 1).then(|| (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt())
 }
 
 fn fmt_mean(xs: &[f64], digits: usize) -> String {
@@ -281,19 +221,13 @@ fn table_rows(rows: &[VariantRow]) -> (Vec<&'static str>, Vec<Vec<String>>) {
             vec![
                 r.variant.clone(),
                 ok,
-                r.params
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| "—".into()),
+                r.params.map(|p| p.to_string()).unwrap_or_else(|| "—".into()),
                 fmt_mean(&r.val_bpc, 3),
                 fmt_mean(&r.best_val_bpc, 3),
                 fmt_mean(&r.test_bpc, 3),
                 fmt_mean(&r.val_accuracy, 3),
-                mean(&r.tokens_per_s)
-                    .map(|v| format!("{v:.0}"))
-                    .unwrap_or_else(|| "—".into()),
-                mean(&r.elapsed_s)
-                    .map(|v| format!("{v:.0}s"))
-                    .unwrap_or_else(|| "—".into()),
+                mean(&r.tokens_per_s).map(|v| format!("{v:.0}")).unwrap_or_else(|| "—".into()),
+                mean(&r.elapsed_s).map(|v| format!("{v:.0}s")).unwrap_or_else(|| "—".into()),
             ]
         })
         .collect();

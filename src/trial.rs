@@ -76,35 +76,25 @@ pub struct Status {
 impl Status {
     pub fn read(dir: &Path) -> Result<Status> {
         let path = dir.join(STATUS_FILE);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid status", path.display()))
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not a valid status", path.display()))
     }
 
     pub fn write(&self, dir: &Path) -> Result<()> {
-        write_atomic(
-            &dir.join(STATUS_FILE),
-            serde_json::to_string_pretty(self)?.as_bytes(),
-        )
+        write_atomic(&dir.join(STATUS_FILE), serde_json::to_string_pretty(self)?.as_bytes())
     }
 }
 
 pub fn read_trial(dir: &Path) -> Result<Trial> {
     let path = dir.join(SPEC_FILE);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    serde_yaml::from_str(&text)
-        .with_context(|| format!("{} is not a valid trial spec", path.display()))
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_yaml::from_str(&text).with_context(|| format!("{} is not a valid trial spec", path.display()))
 }
 
 /// Creates the trial directory and writes its resolved spec.
 pub fn write_spec(dir: &Path, trial: &Trial) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_atomic(
-        &dir.join(SPEC_FILE),
-        serde_yaml::to_string(trial)?.as_bytes(),
-    )
+    write_atomic(&dir.join(SPEC_FILE), serde_yaml::to_string(trial)?.as_bytes())
 }
 
 pub fn trial_dir(experiment_dir: &Path, id: &str) -> PathBuf {
@@ -130,10 +120,7 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Status> {
     write_spec(dir, trial)?;
-    let started = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let mut status = Status {
         state: State::Running,
         message: None,
@@ -172,11 +159,8 @@ fn train_into(
     status.params = trainer.parameter_count();
     status.hidden = trainer.hidden();
     status.write(dir)?;
-    let mut sink = Sink {
-        log: MetricsLog::create(&dir.join(METRICS_FILE), &trial.id)?,
-        progress,
-        total: trainer.total_steps(),
-    };
+    let mut sink =
+        Sink { log: MetricsLog::create(&dir.join(METRICS_FILE), &trial.id)?, progress, total: trainer.total_steps() };
     let report = trainer.run(&mut sink)?;
     status.steps = report.steps;
     // JSON has no NaN: a metric that is not finite is simply absent.

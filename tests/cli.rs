@@ -15,11 +15,7 @@ fn rnnlab(args: &[&str], envs: &[(&str, &str)]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 fn write_spec(dir: &Path, name: &str, body: &str) -> PathBuf {
@@ -35,12 +31,7 @@ fn summary_rows(exp: &Path) -> Vec<csv::StringRecord> {
 
 fn column(exp: &Path, name: &str) -> Vec<String> {
     let mut r = csv::Reader::from_path(exp.join("summary.csv")).unwrap();
-    let idx = r
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == name)
-        .unwrap_or_else(|| panic!("no column {name}"));
+    let idx = r.headers().unwrap().iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
     r.records().map(|x| x.unwrap()[idx].to_string()).collect()
 }
 
@@ -55,30 +46,20 @@ fn tiny_sweep_writes_metrics_summary_and_plots() {
     let rows = summary_rows(&exp);
     assert_eq!(rows.len(), 6);
     assert_eq!(column(&exp, "status"), vec!["finished"; 6]);
-    assert_eq!(
-        column(&exp, "model.cell"),
-        vec!["rnn_tanh", "rnn_tanh", "lstm", "lstm", "gru", "gru"]
-    );
+    assert_eq!(column(&exp, "model.cell"), vec!["rnn_tanh", "rnn_tanh", "lstm", "lstm", "gru", "gru"]);
     for v in column(&exp, "val_bpc") {
         let bpc: f64 = v.parse().unwrap();
         // Below a uniform guess over the XML alphabet (log2 29 ≈ 4.86 bits).
         assert!(bpc > 0.5 && bpc < 4.6, "val bpc {bpc}");
     }
-    let params: Vec<i64> = column(&exp, "params")
-        .iter()
-        .map(|p| p.parse().unwrap())
-        .collect();
-    assert!(
-        params[0] < params[4] && params[4] < params[2],
-        "tanh < gru < lstm: {params:?}"
-    );
+    let params: Vec<i64> = column(&exp, "params").iter().map(|p| p.parse().unwrap()).collect();
+    assert!(params[0] < params[4] && params[4] < params[2], "tanh < gru < lstm: {params:?}");
 
     // Each trial directory is self-contained.
     for entry in std::fs::read_dir(exp.join("trials")).unwrap() {
         let dir = entry.unwrap().path();
         let trial: rnnlab::spec::sweep::Trial =
-            serde_yaml::from_str(&std::fs::read_to_string(dir.join("trial.yaml")).unwrap())
-                .unwrap();
+            serde_yaml::from_str(&std::fs::read_to_string(dir.join("trial.yaml")).unwrap()).unwrap();
         assert!(trial.spec.sweep.is_empty());
         let rows = rnnlab::metrics::read(&dir.join("metrics.csv")).unwrap();
         assert!(rows.iter().all(|r| r.trial == trial.id));
@@ -91,17 +72,12 @@ fn tiny_sweep_writes_metrics_summary_and_plots() {
             ("val", "accuracy"),
             ("test", "bpc"),
         ] {
-            assert!(
-                rows.iter().any(|r| r.split == split && r.metric == metric),
-                "{split}/{metric} missing"
-            );
+            assert!(rows.iter().any(|r| r.split == split && r.metric == metric), "{split}/{metric} missing");
         }
         let status = std::fs::read_to_string(dir.join("status.json")).unwrap();
         assert!(status.contains("\"finished\""));
     }
-    assert!(std::fs::read_to_string(exp.join("summary.md"))
-        .unwrap()
-        .contains("| cell=lstm |"));
+    assert!(std::fs::read_to_string(exp.join("summary.md")).unwrap().contains("| cell=lstm |"));
 
     // Plots are redrawn from the CSVs alone.
     std::fs::remove_dir_all(exp.join("plots")).unwrap();
@@ -118,11 +94,7 @@ fn tiny_sweep_writes_metrics_summary_and_plots() {
     // Re-running skips finished trials.
     let out = rnnlab(&["run", "experiments/tiny.yaml", "--results", results], &[]);
     assert!(out.status.success());
-    assert!(
-        text(&out).contains("6 of 6 trials already done"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("6 of 6 trials already done"), "{}", text(&out));
 }
 
 /// The default experiment itself (built-in corpus, all six variants), shrunk
@@ -139,12 +111,7 @@ fn default_experiment_runs_at_tiny_scale() {
         "sweep.seeds=[1]",
         "device=cpu",
     ];
-    let mut args = vec![
-        "run",
-        "experiments/default.yaml",
-        "--results",
-        tmp.path().to_str().unwrap(),
-    ];
+    let mut args = vec!["run", "experiments/default.yaml", "--results", tmp.path().to_str().unwrap()];
     for s in &sets {
         args.extend(["--set", s]);
     }
@@ -152,15 +119,9 @@ fn default_experiment_runs_at_tiny_scale() {
     assert!(out.status.success(), "{}", text(&out));
     let exp = tmp.path().join("default");
     assert_eq!(column(&exp, "status"), vec!["finished"; 6]);
-    assert_eq!(
-        column(&exp, "model.layers"),
-        vec!["1", "2", "1", "2", "1", "2"]
-    );
+    assert_eq!(column(&exp, "model.layers"), vec!["1", "2", "1", "2", "1", "2"]);
     let spec = std::fs::read_to_string(exp.join("experiment.yaml")).unwrap();
-    assert!(
-        spec.contains("max_chars: 40000") && spec.contains("torch-nn-modules"),
-        "{spec}"
-    );
+    assert!(spec.contains("max_chars: 40000") && spec.contains("torch-nn-modules"), "{spec}");
 }
 
 #[test]
@@ -185,12 +146,7 @@ fn same_spec_and_seed_give_the_same_numbers() {
         );
         assert!(out.status.success(), "{}", text(&out));
         let trials = results.join("tiny").join("trials");
-        let dir = std::fs::read_dir(&trials)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let dir = std::fs::read_dir(&trials).unwrap().next().unwrap().unwrap().path();
         rnnlab::metrics::read(&dir.join("metrics.csv"))
             .unwrap()
             .into_iter()
@@ -205,26 +161,18 @@ fn same_spec_and_seed_give_the_same_numbers() {
 #[test]
 fn diverged_trials_are_marked_and_the_sweep_completes() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = write_spec(tmp.path(), "div", "data:\n  source: {kind: xml, chars: 5000}\nmodel: {cell: rnn_relu, hidden: 16}\n\
+    let spec = write_spec(
+        tmp.path(),
+        "div",
+        "data:\n  source: {kind: xml, chars: 5000}\nmodel: {cell: rnn_relu, hidden: 16}\n\
 train: {optimizer: sgd, clip_grad_norm: null, batch_size: 4, bptt: 16, steps: 30, log_every: 5, eval_every: 10}\n\
-device: cpu\nsweep:\n  grid:\n    train.lr: [0.01, 1.0e+12]\n");
-    let out = rnnlab(
-        &[
-            "run",
-            spec.to_str().unwrap(),
-            "--results",
-            tmp.path().to_str().unwrap(),
-        ],
-        &[],
+device: cpu\nsweep:\n  grid:\n    train.lr: [0.01, 1.0e+12]\n",
     );
+    let out = rnnlab(&["run", spec.to_str().unwrap(), "--results", tmp.path().to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", text(&out));
     let exp = tmp.path().join("div");
     assert_eq!(column(&exp, "status"), vec!["finished", "diverged"]);
-    assert!(
-        column(&exp, "message")[1].contains("diverged at step"),
-        "{:?}",
-        column(&exp, "message")
-    );
+    assert!(column(&exp, "message")[1].contains("diverged at step"), "{:?}", column(&exp, "message"));
     assert!(text(&out).contains("1 diverged"), "{}", text(&out));
 }
 
@@ -232,41 +180,20 @@ device: cpu\nsweep:\n  grid:\n    train.lr: [0.01, 1.0e+12]\n");
 fn a_crashing_trial_does_not_kill_the_sweep() {
     let tmp = tempfile::tempdir().unwrap();
     let out = rnnlab(
-        &[
-            "run",
-            "experiments/tiny.yaml",
-            "--set",
-            "train.steps=20",
-            "--results",
-            tmp.path().to_str().unwrap(),
-        ],
+        &["run", "experiments/tiny.yaml", "--set", "train.steps=20", "--results", tmp.path().to_str().unwrap()],
         &[("RNNLAB_TEST_CRASH_TRIAL", "gru")],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let exp = tmp.path().join("tiny");
-    assert_eq!(
-        column(&exp, "status"),
-        vec!["finished", "finished", "finished", "finished", "failed", "failed"]
-    );
+    assert_eq!(column(&exp, "status"), vec!["finished", "finished", "finished", "finished", "failed", "failed"]);
     assert!(column(&exp, "message")[4].contains("before recording a result"));
     // A rerun retries only the failed trials.
     let out = rnnlab(
-        &[
-            "run",
-            "experiments/tiny.yaml",
-            "--set",
-            "train.steps=20",
-            "--results",
-            tmp.path().to_str().unwrap(),
-        ],
+        &["run", "experiments/tiny.yaml", "--set", "train.steps=20", "--results", tmp.path().to_str().unwrap()],
         &[],
     );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("4 of 6 trials already done"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("4 of 6 trials already done"), "{}", text(&out));
     assert_eq!(column(&exp, "status"), vec!["finished"; 6]);
 }
 
@@ -274,20 +201,17 @@ fn a_crashing_trial_does_not_kill_the_sweep() {
 fn cyrillic_text_trains_on_unicode_characters() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tmp.path().join("pushkin.txt");
-    std::fs::write(&corpus, "Мой дядя самых честных правил, когда не в шутку занемог, он уважать себя заставил и лучше выдумать не мог.\n".repeat(40)).unwrap();
+    std::fs::write(
+        &corpus,
+        "Мой дядя самых честных правил, когда не в шутку занемог, он уважать себя заставил и лучше выдумать не мог.\n"
+            .repeat(40),
+    )
+    .unwrap();
     let spec = write_spec(tmp.path(), "ru", &format!(
         "data:\n  source: {{kind: file, path: '{}'}}\nmodel: {{hidden: 16, input: embedding, embedding_size: 8}}\ntrain: {{batch_size: 4, bptt: 16, steps: 20}}\ndevice: cpu\n",
         corpus.display()
     ));
-    let out = rnnlab(
-        &[
-            "run",
-            spec.to_str().unwrap(),
-            "--results",
-            tmp.path().to_str().unwrap(),
-        ],
-        &[],
-    );
+    let out = rnnlab(&["run", spec.to_str().unwrap(), "--results", tmp.path().to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(column(&tmp.path().join("ru"), "status"), vec!["finished"]);
 }
@@ -303,77 +227,32 @@ fn bad_input_is_refused_before_anything_is_written() {
     let ok_data = "data:\n  source: {kind: xml, chars: 2000}\n";
     let budget = "train: {steps: 5}\n";
     let cases: Vec<(String, &str)> = vec![
-        (
-            format!("{ok_data}{budget}model:\n  hiden: 8\n"),
-            "unknown field `hiden`",
-        ),
-        (
-            format!("{ok_data}{budget}model:\n  hidden: -8\n"),
-            "model.hidden",
-        ),
-        (
-            format!("{ok_data}{budget}model:\n  dropout: 1.0\n"),
-            "model.dropout: must be in [0, 1) (line 5)",
-        ),
-        (
-            format!("{ok_data}{budget}model:\n  cell: transformer\n"),
-            "unknown variant `transformer`",
-        ),
-        (
-            format!("{ok_data}{budget}device: tpu\n"),
-            "unknown device 'tpu'",
-        ),
-        (
-            format!("{ok_data}{budget}model:\n  bidirectional: true\n"),
-            "cannot be trained on next-token prediction",
-        ),
+        (format!("{ok_data}{budget}model:\n  hiden: 8\n"), "unknown field `hiden`"),
+        (format!("{ok_data}{budget}model:\n  hidden: -8\n"), "model.hidden"),
+        (format!("{ok_data}{budget}model:\n  dropout: 1.0\n"), "model.dropout: must be in [0, 1) (line 5)"),
+        (format!("{ok_data}{budget}model:\n  cell: transformer\n"), "unknown variant `transformer`"),
+        (format!("{ok_data}{budget}device: tpu\n"), "unknown device 'tpu'"),
+        (format!("{ok_data}{budget}model:\n  bidirectional: true\n"), "cannot be trained on next-token prediction"),
         (format!("{ok_data}model: {{hidden: 8}}\n"), "give a budget"),
         (
-            "data:\n  source: {kind: file, path: /nonexistent/corpus.txt}\ntrain: {steps: 5}\n"
-                .into(),
+            "data:\n  source: {kind: file, path: /nonexistent/corpus.txt}\ntrain: {steps: 5}\n".into(),
             "cannot read '/nonexistent/corpus.txt'",
         ),
+        (format!("data:\n  source: {{kind: file, path: '{}'}}\n{budget}", empty.display()), "text is empty"),
         (
-            format!(
-                "data:\n  source: {{kind: file, path: '{}'}}\n{budget}",
-                empty.display()
-            ),
-            "text is empty",
-        ),
-        (
-            format!(
-                "data:\n  source: {{kind: file, path: '{}'}}\n{budget}",
-                latin1.display()
-            ),
+            format!("data:\n  source: {{kind: file, path: '{}'}}\n{budget}", latin1.display()),
             "is not UTF-8 text (invalid byte at offset 3)",
         ),
-        (
-            format!("{ok_data}{budget}sweep:\n  grid:\n    model.layers: [1, 0]\n"),
-            "sweep point model.layers=0",
-        ),
-        (
-            format!("{ok_data}train: {{steps: 5, batch_size: 5000}}\n"),
-            "too few for train.batch_size",
-        ),
+        (format!("{ok_data}{budget}sweep:\n  grid:\n    model.layers: [1, 0]\n"), "sweep point model.layers=0"),
+        (format!("{ok_data}train: {{steps: 5, batch_size: 5000}}\n"), "too few for train.batch_size"),
     ];
     for (i, (body, expected)) in cases.iter().enumerate() {
         let spec = write_spec(tmp.path(), &format!("bad{i}"), body);
         let results = tmp.path().join(format!("results{i}"));
-        let out = rnnlab(
-            &[
-                "run",
-                spec.to_str().unwrap(),
-                "--results",
-                results.to_str().unwrap(),
-            ],
-            &[],
-        );
+        let out = rnnlab(&["run", spec.to_str().unwrap(), "--results", results.to_str().unwrap()], &[]);
         let msg = text(&out);
         assert_eq!(out.status.code(), Some(1), "case {i} should fail: {msg}");
-        assert!(
-            msg.contains(expected),
-            "case {i}: expected {expected:?} in: {msg}"
-        );
+        assert!(msg.contains(expected), "case {i}: expected {expected:?} in: {msg}");
         assert!(msg.starts_with("error: "), "case {i}: {msg}");
         assert!(!results.exists(), "case {i} wrote {}", results.display());
     }
@@ -386,23 +265,10 @@ fn cuda_without_a_gpu_is_refused() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().join("r");
-    let out = rnnlab(
-        &[
-            "run",
-            "experiments/tiny.yaml",
-            "--device",
-            "cuda",
-            "--results",
-            results.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let out =
+        rnnlab(&["run", "experiments/tiny.yaml", "--device", "cuda", "--results", results.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains("no CUDA device is available"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("no CUDA device is available"), "{}", text(&out));
     assert!(!results.exists());
 }
 

@@ -15,8 +15,7 @@ pub const DEFAULT: &str = "torch-nn-modules";
 pub const NAMES: &[&str] = &[DEFAULT];
 
 /// SHA-256 of the UTF-8 text of `torch-nn-modules` from torch 2.11.0.
-pub const TORCH_NN_MODULES_SHA256: &str =
-    "614dbd6dae39f9c1db3b38c4d9c3a31533e2bab9e85bfd01ae5ae58daf6c1463";
+pub const TORCH_NN_MODULES_SHA256: &str = "614dbd6dae39f9c1db3b38c4d9c3a31533e2bab9e85bfd01ae5ae58daf6c1463";
 
 /// Where the torch Python package is: `$RNNLAB_TORCH_DIR`, else the one this
 /// binary was built against.
@@ -30,10 +29,7 @@ pub fn torch_dir() -> PathBuf {
 /// Loads a built-in corpus by name and checks its pinned checksum.
 pub fn load(name: &str) -> Result<String> {
     if name != DEFAULT {
-        bail!(
-            "unknown built-in corpus '{name}'; known: {}",
-            NAMES.join(", ")
-        );
+        bail!("unknown built-in corpus '{name}'; known: {}", NAMES.join(", "));
     }
     let root = torch_dir().join("nn").join("modules");
     let text = concat_sources(&root)?;
@@ -54,19 +50,13 @@ fn concat_sources(root: &Path) -> Result<String> {
     collect_py(root, root, &mut files)
         .with_context(|| format!("cannot read the built-in corpus under {}", root.display()))?;
     if files.is_empty() {
-        bail!(
-            "no Python sources under {}; set RNNLAB_TORCH_DIR to a torch 2.11.0 package",
-            root.display()
-        );
+        bail!("no Python sources under {}; set RNNLAB_TORCH_DIR to a torch 2.11.0 package", root.display());
     }
     files.sort();
     let mut text = String::new();
     for rel in files {
         let path = root.join(&rel);
-        text.push_str(
-            &std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?,
-        );
+        text.push_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?);
     }
     Ok(text)
 }
@@ -85,8 +75,5 @@ fn collect_py(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -37,20 +37,11 @@ fn layer(
     forget_bias: Option<f64>,
 ) -> Box<dyn CellLayer> {
     if let Some(variant) = lstm::Variant::of(cell) {
-        return Box::new(lstm::LstmLayer::new(
-            vs,
-            variant,
-            input,
-            hidden,
-            sfx,
-            forget_bias,
-        ));
+        return Box::new(lstm::LstmLayer::new(vs, variant, input, hidden, sfx, forget_bias));
     }
     match cell {
         Cell::GruLecture => Box::new(gru::GruLayer::new(vs, false, input, hidden, sfx)),
-        Cell::Mut1 | Cell::Mut2 | Cell::Mut3 => {
-            Box::new(gru::MutLayer::new(vs, cell, input, hidden, sfx))
-        }
+        Cell::Mut1 | Cell::Mut2 | Cell::Mut3 => Box::new(gru::MutLayer::new(vs, cell, input, hidden, sfx)),
         other => panic!("{other:?} is not a hand-written cell"),
     }
 }
@@ -82,38 +73,20 @@ impl CustomRnn {
                 let in_dim = if l == 0 { input } else { hidden * dirs };
                 (0..dirs)
                     .map(|d| {
-                        let sfx = if d == 1 {
-                            format!("l{l}_reverse")
-                        } else {
-                            format!("l{l}")
-                        };
+                        let sfx = if d == 1 { format!("l{l}_reverse") } else { format!("l{l}") };
                         layer(vs, cell, in_dim, hidden, &sfx, forget_bias)
                     })
                     .collect()
             })
             .collect();
-        CustomRnn {
-            layers,
-            hidden,
-            dropout,
-            bidirectional,
-        }
+        CustomRnn { layers, hidden, dropout, bidirectional }
     }
 
     /// Builds a stack from ready-made layers (tests use this to compare
     /// formulations that have no spec name).
-    pub fn from_layers(
-        layers: Vec<Vec<Box<dyn CellLayer>>>,
-        hidden: i64,
-        dropout: f64,
-    ) -> CustomRnn {
+    pub fn from_layers(layers: Vec<Vec<Box<dyn CellLayer>>>, hidden: i64, dropout: f64) -> CustomRnn {
         let bidirectional = layers.first().is_some_and(|l| l.len() == 2);
-        CustomRnn {
-            layers,
-            hidden,
-            dropout,
-            bidirectional,
-        }
+        CustomRnn { layers, hidden, dropout, bidirectional }
     }
 
     pub fn output_size(&self) -> i64 {
@@ -123,13 +96,7 @@ impl CustomRnn {
     /// One tensor per state kind, each `[layers·dirs, batch, size]`.
     pub fn zero_state(&self, batch: i64, options: (tch::Kind, tch::Device)) -> State {
         let n = (self.layers.len() * self.layers[0].len()) as i64;
-        State(
-            self.layers[0][0]
-                .state_sizes()
-                .into_iter()
-                .map(|s| Tensor::zeros([n, batch, s], options))
-                .collect(),
-        )
+        State(self.layers[0][0].state_sizes().into_iter().map(|s| Tensor::zeros([n, batch, s], options)).collect())
     }
 
     /// `input`: `[batch, time, features]` → (`[batch, time, hidden·dirs]`, final state).
@@ -145,11 +112,8 @@ impl CustomRnn {
                 let mut st: Vec<Tensor> = state.0.iter().map(|s| s.get(idx)).collect();
                 let xp = cell.project_input(&x);
                 let mut hs = Vec::with_capacity(time as usize);
-                let steps: Box<dyn Iterator<Item = i64>> = if d == 1 {
-                    Box::new((0..time).rev())
-                } else {
-                    Box::new(0..time)
-                };
+                let steps: Box<dyn Iterator<Item = i64>> =
+                    if d == 1 { Box::new((0..time).rev()) } else { Box::new(0..time) };
                 for t in steps {
                     st = cell.step(&xp.select(1, t), &st);
                     hs.push(st[0].shallow_clone());
@@ -162,18 +126,11 @@ impl CustomRnn {
                     finals[k].push(s);
                 }
             }
-            x = if dirs == 1 {
-                outputs.pop().expect("one direction")
-            } else {
-                Tensor::cat(&outputs, 2)
-            };
+            x = if dirs == 1 { outputs.pop().expect("one direction") } else { Tensor::cat(&outputs, 2) };
             if l + 1 < self.layers.len() {
                 x = x.dropout(self.dropout, train);
             }
         }
-        (
-            x,
-            State(finals.iter().map(|f| Tensor::stack(f, 0)).collect()),
-        )
+        (x, State(finals.iter().map(|f| Tensor::stack(f, 0)).collect()))
     }
 }

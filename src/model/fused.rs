@@ -91,14 +91,7 @@ impl FusedRnn {
                 )
             });
         }
-        FusedRnn {
-            cell,
-            weights,
-            hidden,
-            layers,
-            bidirectional,
-            dropout,
-        }
+        FusedRnn { cell, weights, hidden, layers, bidirectional, dropout }
     }
 
     pub fn output_size(&self) -> i64 {
@@ -109,10 +102,7 @@ impl FusedRnn {
     pub fn zero_state(&self, batch: i64) -> State {
         let dirs = if self.bidirectional { 2 } else { 1 };
         let w = &self.weights[0];
-        let z = Tensor::zeros(
-            [self.layers * dirs, batch, self.hidden],
-            (w.kind(), w.device()),
-        );
+        let z = Tensor::zeros([self.layers * dirs, batch, self.hidden], (w.kind(), w.device()));
         match self.cell {
             Cell::Lstm => State(vec![z.shallow_clone(), z]),
             _ => State(vec![z]),
@@ -127,16 +117,7 @@ impl FusedRnn {
         match self.cell {
             Cell::Lstm => {
                 let weights: Vec<&Tensor> = self.weights.iter().collect();
-                let (out, h, c) = input.lstm(
-                    &[h, &state.0[1]],
-                    &weights,
-                    true,
-                    layers,
-                    dropout,
-                    train,
-                    bi,
-                    true,
-                );
+                let (out, h, c) = input.lstm(&[h, &state.0[1]], &weights, true, layers, dropout, train, bi, true);
                 (out, State(vec![h, c]))
             }
             Cell::Gru => {
@@ -144,13 +125,11 @@ impl FusedRnn {
                 (out, State(vec![h]))
             }
             Cell::RnnTanh => {
-                let (out, h) =
-                    input.rnn_tanh(h, &self.weights, true, layers, dropout, train, bi, true);
+                let (out, h) = input.rnn_tanh(h, &self.weights, true, layers, dropout, train, bi, true);
                 (out, State(vec![h]))
             }
             _ => {
-                let (out, h) =
-                    input.rnn_relu(h, &self.weights, true, layers, dropout, train, bi, true);
+                let (out, h) = input.rnn_relu(h, &self.weights, true, layers, dropout, train, bi, true);
                 (out, State(vec![h]))
             }
         }

@@ -107,11 +107,7 @@ impl MutLayer {
             hidden,
             w_x: vs.var(&format!("weight_ih_{sfx}"), &[x_blocks * hidden, input], w),
             b: vs.var(&format!("bias_{sfx}"), &[3 * hidden], w),
-            w_h: vs.var(
-                &format!("weight_gates_hh_{sfx}"),
-                &[h_blocks * hidden, hidden],
-                w,
-            ),
+            w_h: vs.var(&format!("weight_gates_hh_{sfx}"), &[h_blocks * hidden, hidden], w),
             w_hh: vs.var(&format!("weight_hh_{sfx}"), &[hidden, hidden], w),
         }
     }

@@ -57,39 +57,14 @@ impl Variant {
         let v = Variant::VANILLA;
         Some(match cell {
             Cell::LstmVanilla => v,
-            Cell::LstmNig => Variant {
-                input_gate: false,
-                ..v
-            },
-            Cell::LstmNfg => Variant {
-                forget_gate: false,
-                ..v
-            },
-            Cell::LstmNog => Variant {
-                output_gate: false,
-                ..v
-            },
-            Cell::LstmNiaf => Variant {
-                input_activation: false,
-                ..v
-            },
-            Cell::LstmNoaf => Variant {
-                output_activation: false,
-                ..v
-            },
-            Cell::LstmNp => Variant {
-                peepholes: false,
-                ..v
-            },
-            Cell::LstmCifg => Variant {
-                forget_gate: false,
-                coupled: true,
-                ..v
-            },
-            Cell::LstmFgr => Variant {
-                full_gate_recurrence: true,
-                ..v
-            },
+            Cell::LstmNig => Variant { input_gate: false, ..v },
+            Cell::LstmNfg => Variant { forget_gate: false, ..v },
+            Cell::LstmNog => Variant { output_gate: false, ..v },
+            Cell::LstmNiaf => Variant { input_activation: false, ..v },
+            Cell::LstmNoaf => Variant { output_activation: false, ..v },
+            Cell::LstmNp => Variant { peepholes: false, ..v },
+            Cell::LstmCifg => Variant { forget_gate: false, coupled: true, ..v },
+            Cell::LstmFgr => Variant { full_gate_recurrence: true, ..v },
             _ => return None,
         })
     }
@@ -132,14 +107,7 @@ pub struct LstmLayer {
 }
 
 impl LstmLayer {
-    pub fn new(
-        vs: &nn::Path,
-        v: Variant,
-        input: i64,
-        hidden: i64,
-        sfx: &str,
-        forget_bias: Option<f64>,
-    ) -> LstmLayer {
+    pub fn new(vs: &nn::Path, v: Variant, input: i64, hidden: i64, sfx: &str, forget_bias: Option<f64>) -> LstmLayer {
         let g = v.blocks() * hidden;
         let n = v.sigmoid_gates() as i64;
         let w = init(hidden);
@@ -159,12 +127,8 @@ impl LstmLayer {
             w_hh: vs.var(&format!("weight_hh_{sfx}"), &[g, hidden], w),
             b_ih,
             b_hh,
-            peep: v
-                .peepholes
-                .then(|| vs.var(&format!("weight_peep_{sfx}"), &[n, hidden], w)),
-            w_gg: v
-                .full_gate_recurrence
-                .then(|| vs.var(&format!("weight_gg_{sfx}"), &[n * hidden, n * hidden], w)),
+            peep: v.peepholes.then(|| vs.var(&format!("weight_peep_{sfx}"), &[n, hidden], w)),
+            w_gg: v.full_gate_recurrence.then(|| vs.var(&format!("weight_gg_{sfx}"), &[n * hidden, n * hidden], w)),
         }
     }
 }
@@ -205,18 +169,10 @@ impl CellLayer for LstmLayer {
             *pk += 1;
             out.sigmoid()
         };
-        let i = v
-            .input_gate
-            .then(|| with_peep(blocks.next().expect("i block"), c, &mut pk));
-        let f = v
-            .forget_gate
-            .then(|| with_peep(blocks.next().expect("f block"), c, &mut pk));
+        let i = v.input_gate.then(|| with_peep(blocks.next().expect("i block"), c, &mut pk));
+        let f = v.forget_gate.then(|| with_peep(blocks.next().expect("f block"), c, &mut pk));
         let z_pre = blocks.next().expect("z block");
-        let z = if v.input_activation {
-            z_pre.tanh()
-        } else {
-            z_pre
-        };
+        let z = if v.input_activation { z_pre.tanh() } else { z_pre };
         let c_new = match (&i, &f) {
             (Some(i), Some(f)) => f * c + i * &z,
             (Some(i), None) if v.coupled => (1.0 - i) * c + i * &z,
@@ -224,14 +180,8 @@ impl CellLayer for LstmLayer {
             (None, Some(f)) => f * c + &z,
             (None, None) => c + &z,
         };
-        let o = v
-            .output_gate
-            .then(|| with_peep(blocks.next().expect("o block"), &c_new, &mut pk));
-        let act = if v.output_activation {
-            c_new.tanh()
-        } else {
-            c_new.shallow_clone()
-        };
+        let o = v.output_gate.then(|| with_peep(blocks.next().expect("o block"), &c_new, &mut pk));
+        let act = if v.output_activation { c_new.tanh() } else { c_new.shallow_clone() };
         let y_new = match &o {
             Some(o) => o * act,
             None => act,

@@ -99,31 +99,16 @@ impl CharRnn {
             InputEncoding::Onehot => (None, vocab),
             InputEncoding::Embedding => {
                 let size = spec.embedding_size as i64;
-                (
-                    Some(nn::embedding(
-                        vs / "embedding",
-                        vocab,
-                        size,
-                        Default::default(),
-                    )),
-                    size,
-                )
+                (Some(nn::embedding(vs / "embedding", vocab, size, Default::default())), size)
             }
         };
         let rnn = Recurrent::new(&(vs / "rnn"), spec, input);
         let head = nn::linear(vs / "head", rnn.output_size(), vocab, Default::default());
-        CharRnn {
-            vocab,
-            embedding,
-            rnn,
-            head,
-            dropout: spec.dropout,
-        }
+        CharRnn { vocab, embedding, rnn, head, dropout: spec.dropout }
     }
 
     pub fn zero_state(&self, batch: i64) -> State {
-        self.rnn
-            .zero_state(batch, (self.head.ws.kind(), self.head.ws.device()))
+        self.rnn.zero_state(batch, (self.head.ws.kind(), self.head.ws.device()))
     }
 
     /// `ids`: `[batch, time]` int64 → (logits `[batch, time, vocab]`, final state).
@@ -140,10 +125,7 @@ impl CharRnn {
 
 /// Number of scalar parameters in a var store.
 pub fn parameter_count(vs: &nn::VarStore) -> i64 {
-    vs.trainable_variables()
-        .iter()
-        .map(|t| t.numel() as i64)
-        .sum()
+    vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
 }
 
 /// Parameters of a model built from `spec` over `vocab` symbols, computed
@@ -155,25 +137,17 @@ pub fn count_parameters(spec: &ModelSpec, vocab: usize) -> i64 {
         InputEncoding::Onehot => v,
         InputEncoding::Embedding => spec.embedding_size as i64,
     };
-    let embedding = if spec.input == InputEncoding::Embedding {
-        v * input
-    } else {
-        0
-    };
+    let embedding = if spec.input == InputEncoding::Embedding { v * input } else { 0 };
     let layer = |i: i64| -> i64 {
         match spec.cell {
             Cell::RnnTanh | Cell::RnnRelu => h * (i + h) + 2 * h,
             Cell::Lstm => 4 * h * (i + h) + 8 * h,
             Cell::Gru | Cell::GruLecture => 3 * h * (i + h) + 6 * h,
             Cell::Mut1 | Cell::Mut2 | Cell::Mut3 => gru::MutLayer::parameter_count(spec.cell, i, h),
-            cell => lstm::Variant::of(cell)
-                .expect("an LSTM variant")
-                .parameter_count(i, h),
+            cell => lstm::Variant::of(cell).expect("an LSTM variant").parameter_count(i, h),
         }
     };
-    let recurrent: i64 = (0..spec.layers as i64)
-        .map(|l| dirs * layer(if l == 0 { input } else { h * dirs }))
-        .sum();
+    let recurrent: i64 = (0..spec.layers as i64).map(|l| dirs * layer(if l == 0 { input } else { h * dirs })).sum();
     embedding + recurrent + (h * dirs) * v + v
 }
 
@@ -184,11 +158,7 @@ pub fn loss_and_correct(logits: &Tensor, target: &Tensor) -> (Tensor, Tensor) {
     let flat = logits.view([-1, v]);
     let target = target.reshape([-1]);
     let loss = flat.cross_entropy_loss::<Tensor>(&target, None, tch::Reduction::Sum, IGNORE, 0.0);
-    let correct = flat
-        .argmax(-1, false)
-        .eq_tensor(&target)
-        .to_kind(Kind::Float)
-        .sum(Kind::Float);
+    let correct = flat.argmax(-1, false).eq_tensor(&target).to_kind(Kind::Float).sum(Kind::Float);
     (loss, correct)
 }
 
@@ -198,15 +168,7 @@ pub const IGNORE: i64 = -100;
 /// The hidden size whose parameter count is closest to `budget` (ties go
 /// to the smaller model), or an error if even hidden = 1 exceeds it.
 pub fn solve_hidden(spec: &ModelSpec, vocab: usize, budget: usize) -> anyhow::Result<usize> {
-    let count = |h: usize| {
-        count_parameters(
-            &ModelSpec {
-                hidden: h,
-                ..spec.clone()
-            },
-            vocab,
-        )
-    };
+    let count = |h: usize| count_parameters(&ModelSpec { hidden: h, ..spec.clone() }, vocab);
     let budget = budget as i64;
     if count(1) > budget {
         anyhow::bail!(
@@ -230,11 +192,7 @@ pub fn solve_hidden(spec: &ModelSpec, vocab: usize, budget: usize) -> anyhow::Re
             hi = mid;
         }
     }
-    Ok(if (count(hi) - budget).abs() < (budget - count(lo)).abs() {
-        hi
-    } else {
-        lo
-    })
+    Ok(if (count(hi) - budget).abs() < (budget - count(lo)).abs() { hi } else { lo })
 }
 
 /// The model spec a trial trains: `hidden` solved from `param_budget` if given.

@@ -22,9 +22,7 @@ pub fn line_of(source: &str, field: &str) -> Option<usize> {
         let Some(colon) = trimmed.find(':') else {
             continue;
         };
-        let key = trimmed[..colon]
-            .trim()
-            .trim_matches(|c| c == '"' || c == '\'');
+        let key = trimmed[..colon].trim().trim_matches(|c| c == '"' || c == '\'');
         while stack.last().is_some_and(|(d, _)| *d >= indent) {
             stack.pop();
         }
@@ -42,8 +40,7 @@ pub fn line_of(source: &str, field: &str) -> Option<usize> {
 mod tests {
     use super::line_of;
 
-    const SRC: &str =
-        "name: x\nmodel:\n  cell: lstm\n  # comment\n  dropout: 1.5\ntrain:\n  dropout: 2\n";
+    const SRC: &str = "name: x\nmodel:\n  cell: lstm\n  # comment\n  dropout: 1.5\ntrain:\n  dropout: 2\n";
 
     #[test]
     fn finds_nested_keys() {

@@ -87,8 +87,21 @@ pub enum Source {
         #[serde(default = "default_xml_depth")]
         max_depth: usize,
     },
+    /// Jozefowicz et al.'s arithmetic with distractor letters: `3e36d9-h1h3…=-13991064`;
+    /// only the result after `=` is scored.
+    Arithmetic {
+        #[serde(default = "default_synthetic_chars")]
+        chars: usize,
+        #[serde(default)]
+        seed: u64,
+        #[serde(default = "default_max_digits")]
+        max_digits: usize,
+        /// Probability of each further distractor letter before an operand character.
+        #[serde(default = "default_distractor")]
+        distractor: f64,
+    },
     /// Memorization lines `abcde=abcde`: the part after `=` is predictable
-    /// only by remembering the random part before it.
+    /// only by remembering the random part before it, and only it is scored.
     Copy {
         #[serde(default = "default_synthetic_chars")]
         chars: usize,
@@ -110,6 +123,12 @@ fn default_synthetic_chars() -> usize {
 fn default_xml_depth() -> usize {
     50
 }
+fn default_max_digits() -> usize {
+    8
+}
+fn default_distractor() -> f64 {
+    0.4
+}
 fn default_copy_length() -> usize {
     5
 }
@@ -127,11 +146,7 @@ pub struct Split {
 
 impl Default for Split {
     fn default() -> Self {
-        Split {
-            train: 0.9,
-            val: 0.05,
-            test: 0.05,
-        }
+        Split { train: 0.9, val: 0.05, test: 0.05 }
     }
 }
 
@@ -364,10 +379,7 @@ pub struct SweepSpec {
 
 impl SweepSpec {
     pub fn is_empty(&self) -> bool {
-        self.variants.is_empty()
-            && self.grid.is_empty()
-            && self.random.is_none()
-            && self.seeds.is_empty()
+        self.variants.is_empty() && self.grid.is_empty() && self.random.is_none() && self.seeds.is_empty()
     }
 }
 
@@ -411,12 +423,9 @@ impl Loaded {
 
 /// Reads and parses a spec file; `name` defaults to the file stem.
 pub fn load(path: &Path) -> anyhow::Result<Loaded> {
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read spec {}: {e}", path.display()))?;
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("experiment");
+    let source =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read spec {}: {e}", path.display()))?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment");
     Ok(parse(&source, &path.display().to_string(), stem)?)
 }
 
@@ -426,31 +435,19 @@ pub fn parse(source: &str, origin: &str, default_name: &str) -> Result<Loaded, S
     let mut spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
-        let line = inner
-            .location()
-            .map(|l| l.line())
-            .or_else(|| locate::line_of(source, &field));
+        let line = inner.location().map(|l| l.line()).or_else(|| locate::line_of(source, &field));
         let message = inner.to_string();
         // serde_yaml appends " at line N column M"; we report the line ourselves.
         let message = match message.find(" at line ") {
             Some(i) => message[..i].to_string(),
             None => message,
         };
-        SpecError {
-            origin: origin.to_string(),
-            field: field_or_root(&field),
-            message,
-            line,
-        }
+        SpecError { origin: origin.to_string(), field: field_or_root(&field), message, line }
     })?;
     if spec.name.is_empty() {
         spec.name = default_name.to_string();
     }
-    Ok(Loaded {
-        spec,
-        origin: origin.to_string(),
-        source: source.to_string(),
-    })
+    Ok(Loaded { spec, origin: origin.to_string(), source: source.to_string() })
 }
 
 fn field_or_root(field: &str) -> String {
@@ -466,16 +463,8 @@ impl Spec {
     /// Returns `(field, message)` for the first problem found.
     pub fn check(&self) -> Result<(), (String, String)> {
         let err = |field: &str, msg: &str| Err((field.to_string(), msg.to_string()));
-        if self.name.is_empty()
-            || !self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return err(
-                "name",
-                "use letters, digits, '-', '_' or '.' (it names the results directory)",
-            );
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return err("name", "use letters, digits, '-', '_' or '.' (it names the results directory)");
         }
         self.check_data()?;
         let m = &self.model;
@@ -493,10 +482,7 @@ impl Spec {
         }
         if let Some(fb) = m.forget_bias {
             if !m.cell.has_forget_gate() {
-                return err(
-                    "model.forget_bias",
-                    "only LSTM cells with a forget gate have a forget bias",
-                );
+                return err("model.forget_bias", "only LSTM cells with a forget gate have a forget bias");
             }
             if !fb.is_finite() {
                 return err("model.forget_bias", "must be a finite number");
@@ -507,7 +493,10 @@ impl Spec {
         }
         if m.cell.needs_input_equal_hidden() {
             if m.param_budget.is_some() {
-                return err("model.param_budget", "mut1 and mut2 tie the input size to hidden; give hidden and embedding_size instead of a budget");
+                return err(
+                    "model.param_budget",
+                    "mut1 and mut2 tie the input size to hidden; give hidden and embedding_size instead of a budget",
+                );
             }
             let input_ok = m.input == InputEncoding::Embedding && m.embedding_size == m.hidden;
             if !input_ok || (m.bidirectional && m.layers > 1) {
@@ -534,37 +523,24 @@ impl Spec {
         let s = self.data.split;
         for (name, v) in [("train", s.train), ("val", s.val), ("test", s.test)] {
             if !(v > 0.0 && v < 1.0) {
-                return err(
-                    &format!("data.split.{name}"),
-                    format!("must be in (0, 1), got {v}"),
-                );
+                return err(&format!("data.split.{name}"), format!("must be in (0, 1), got {v}"));
             }
         }
         if ((s.train + s.val + s.test) - 1.0).abs() > 1e-6 {
-            return err(
-                "data.split",
-                format!("fractions must sum to 1, got {}", s.train + s.val + s.test),
-            );
+            return err("data.split", format!("fractions must sum to 1, got {}", s.train + s.val + s.test));
         }
         if self.data.max_chars == Some(0) {
             return err("data.max_chars", "must be at least 1".into());
         }
         match &self.data.source {
-            Source::Builtin { name } if !crate::data::builtin::NAMES.contains(&name.as_str()) => {
-                err(
-                    "data.source.name",
-                    format!(
-                        "unknown built-in corpus '{name}'; known: {}",
-                        crate::data::builtin::NAMES.join(", ")
-                    ),
-                )
-            }
+            Source::Builtin { name } if !crate::data::builtin::NAMES.contains(&name.as_str()) => err(
+                "data.source.name",
+                format!("unknown built-in corpus '{name}'; known: {}", crate::data::builtin::NAMES.join(", ")),
+            ),
             Source::File { path } if path.as_os_str().is_empty() => {
                 err("data.source.path", "must name a UTF-8 text file".into())
             }
-            Source::Xml {
-                chars, max_depth, ..
-            } => {
+            Source::Xml { chars, max_depth, .. } => {
                 if *chars < 100 {
                     return err("data.source.chars", "must be at least 100".into());
                 }
@@ -573,12 +549,19 @@ impl Spec {
                 }
                 Ok(())
             }
-            Source::Copy {
-                chars,
-                length,
-                symbols,
-                ..
-            } => {
+            Source::Arithmetic { chars, max_digits, distractor, .. } => {
+                if *chars < 100 {
+                    return err("data.source.chars", "must be at least 100".into());
+                }
+                if !(1..=17).contains(max_digits) {
+                    return err("data.source.max_digits", "must be between 1 and 17".into());
+                }
+                if !(0.0..0.95).contains(distractor) {
+                    return err("data.source.distractor", "must be in [0, 0.95)".into());
+                }
+                Ok(())
+            }
+            Source::Copy { chars, length, symbols, .. } => {
                 if *chars < 100 {
                     return err("data.source.chars", "must be at least 100".into());
                 }
@@ -601,14 +584,8 @@ impl Spec {
             return err("train.lr", "must be a positive number");
         }
         if let Some(m) = t.momentum {
-            if !matches!(
-                t.optimizer,
-                Optimizer::Momentum | Optimizer::Nesterov | Optimizer::Rmsprop
-            ) {
-                return err(
-                    "train.momentum",
-                    "only momentum, nesterov and rmsprop use momentum",
-                );
+            if !matches!(t.optimizer, Optimizer::Momentum | Optimizer::Nesterov | Optimizer::Rmsprop) {
+                return err("train.momentum", "only momentum, nesterov and rmsprop use momentum");
             }
             if !(0.0..1.0).contains(&m) {
                 return err("train.momentum", "must be in [0, 1)");
@@ -636,10 +613,7 @@ impl Spec {
         }
         if let Some(c) = t.clip_grad_norm {
             if c.is_nan() || c <= 0.0 {
-                return err(
-                    "train.clip_grad_norm",
-                    "must be positive (or null to disable clipping)",
-                );
+                return err("train.clip_grad_norm", "must be positive (or null to disable clipping)");
             }
         }
         if t.batch_size == 0 {
@@ -649,16 +623,10 @@ impl Spec {
             return err("train.bptt", "must be at least 1");
         }
         match (t.steps, t.epochs) {
-            (None, None) => {
-                return err("train.steps", "give a budget: train.steps or train.epochs")
-            }
-            (Some(_), Some(_)) => {
-                return err("train.epochs", "give train.steps or train.epochs, not both")
-            }
+            (None, None) => return err("train.steps", "give a budget: train.steps or train.epochs"),
+            (Some(_), Some(_)) => return err("train.epochs", "give train.steps or train.epochs, not both"),
             (Some(0), _) => return err("train.steps", "must be at least 1"),
-            (_, Some(e)) if e.is_nan() || e <= 0.0 => {
-                return err("train.epochs", "must be positive")
-            }
+            (_, Some(e)) if e.is_nan() || e <= 0.0 => return err("train.epochs", "must be positive"),
             _ => {}
         }
         if t.eval_every == 0 {

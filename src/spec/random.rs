@@ -36,9 +36,7 @@ pub enum Distribution {
 impl Distribution {
     pub fn check(&self) -> Result<(), String> {
         match self {
-            Distribution::Uniform([lo, hi]) if !(lo < hi) => {
-                Err("uniform needs [low, high] with low < high".into())
-            }
+            Distribution::Uniform([lo, hi]) if !(lo < hi) => Err("uniform needs [low, high] with low < high".into()),
             Distribution::LogUniform([lo, hi]) if !(*lo > 0.0 && lo < hi) => {
                 Err("log_uniform needs [low, high] with 0 < low < high".into())
             }
@@ -48,9 +46,7 @@ impl Distribution {
             Distribution::IntLogUniform([lo, hi]) if !(*lo > 0 && lo <= hi) => {
                 Err("int_log_uniform needs [low, high] with 0 < low <= high".into())
             }
-            Distribution::Choice(v) if v.is_empty() => {
-                Err("choice needs at least one value".into())
-            }
+            Distribution::Choice(v) if v.is_empty() => Err("choice needs at least one value".into()),
             _ => Ok(()),
         }
     }
@@ -58,15 +54,10 @@ impl Distribution {
     fn draw(&self, rng: &mut ChaCha8Rng) -> Value {
         match self {
             Distribution::Uniform([lo, hi]) => Value::from(rng.gen_range(*lo..*hi)),
-            Distribution::LogUniform([lo, hi]) => {
-                Value::from(rng.gen_range(lo.ln()..hi.ln()).exp())
-            }
+            Distribution::LogUniform([lo, hi]) => Value::from(rng.gen_range(lo.ln()..hi.ln()).exp()),
             Distribution::IntUniform([lo, hi]) => Value::from(rng.gen_range(*lo..=*hi)),
             Distribution::IntLogUniform([lo, hi]) => {
-                let x = rng
-                    .gen_range((*lo as f64).ln()..(*hi as f64 + 1.0).ln())
-                    .exp()
-                    .floor() as i64;
+                let x = rng.gen_range((*lo as f64).ln()..(*hi as f64 + 1.0).ln()).exp().floor() as i64;
                 Value::from(x.clamp(*lo, *hi))
             }
             Distribution::Choice(values) => values[rng.gen_range(0..values.len())].clone(),
@@ -82,10 +73,7 @@ impl RandomSpec {
         let mut seed = [0u8; 32];
         seed.copy_from_slice(&digest);
         let mut rng = ChaCha8Rng::from_seed(seed);
-        self.params
-            .iter()
-            .map(|(key, d)| (key.clone(), d.draw(&mut rng)))
-            .collect()
+        self.params.iter().map(|(key, d)| (key.clone(), d.draw(&mut rng))).collect()
     }
 }
 
@@ -119,9 +107,7 @@ mod tests {
     fn log_uniform_is_uniform_in_log_space() {
         let s = spec();
         // About half the draws of log-uniform [1e-4, 1e-2] fall below 1e-3.
-        let below = (0..2000)
-            .filter(|&k| s.sample("x", k)[0].1.as_f64().unwrap() < 1e-3)
-            .count();
+        let below = (0..2000).filter(|&k| s.sample("x", k)[0].1.as_f64().unwrap() < 1e-3).count();
         assert!((900..1100).contains(&below), "{below}");
     }
 

@@ -36,17 +36,9 @@ pub fn apply_overrides(loaded: &Loaded, overrides: &[String]) -> Result<Loaded, 
     }
     let mut value = to_value(&loaded.spec);
     for item in overrides {
-        let bad = |msg: String| SpecError {
-            origin: "--set".into(),
-            field: item.clone(),
-            message: msg,
-            line: None,
-        };
-        let (key, raw) = item
-            .split_once('=')
-            .ok_or_else(|| bad("expected KEY=VALUE".into()))?;
-        let parsed: Value =
-            serde_yaml::from_str(raw).map_err(|e| bad(format!("value is not YAML: {e}")))?;
+        let bad = |msg: String| SpecError { origin: "--set".into(), field: item.clone(), message: msg, line: None };
+        let (key, raw) = item.split_once('=').ok_or_else(|| bad("expected KEY=VALUE".into()))?;
+        let parsed: Value = serde_yaml::from_str(raw).map_err(|e| bad(format!("value is not YAML: {e}")))?;
         set_dotted(&mut value, key.trim(), parsed).map_err(bad)?;
     }
     let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| SpecError {
@@ -55,10 +47,7 @@ pub fn apply_overrides(loaded: &Loaded, overrides: &[String]) -> Result<Loaded, 
         message: e.into_inner().to_string(),
         line: None,
     })?;
-    Ok(Loaded {
-        spec,
-        ..loaded.clone()
-    })
+    Ok(Loaded { spec, ..loaded.clone() })
 }
 
 /// One sweep point before seeds: a named variant, grid values and, with
@@ -78,51 +67,31 @@ struct Point {
 /// naming the field and, for swept values, the sweep point.
 pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
     let spec = &loaded.spec;
-    spec.check()
-        .map_err(|(field, msg)| loaded.error(&field, msg))?;
+    spec.check().map_err(|(field, msg)| loaded.error(&field, msg))?;
     check_sweep(loaded)?;
     let mut base = spec.clone();
     base.sweep = SweepSpec::default();
     let base_value = to_value(&base);
     let sweep = &spec.sweep;
-    let seeds = if sweep.seeds.is_empty() {
-        vec![spec.train.seed]
-    } else {
-        sweep.seeds.clone()
-    };
+    let seeds = if sweep.seeds.is_empty() { vec![spec.train.seed] } else { sweep.seeds.clone() };
 
     let mut trials = Vec::new();
     for point in points(sweep) {
         for &seed in &seeds {
             let mut value = base_value.clone();
             for (key, v) in point.fixed.iter().chain(&point.sampled) {
-                set_dotted(&mut value, key, v.clone())
-                    .map_err(|msg| loaded.error(&format!("sweep.{key}"), msg))?;
+                set_dotted(&mut value, key, v.clone()).map_err(|msg| loaded.error(&format!("sweep.{key}"), msg))?;
             }
             set_dotted(&mut value, "train.seed", Value::from(seed)).expect("train.seed exists");
-            let where_ = describe(
-                &point
-                    .fixed
-                    .iter()
-                    .chain(&point.sampled)
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
-            let all: Vec<(String, Value)> =
-                point.fixed.iter().chain(&point.sampled).cloned().collect();
+            let where_ = describe(&point.fixed.iter().chain(&point.sampled).cloned().collect::<Vec<_>>());
+            let all: Vec<(String, Value)> = point.fixed.iter().chain(&point.sampled).cloned().collect();
             let trial_spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| {
                 let field = e.path().to_string();
-                loaded.error(
-                    &sweep_field(sweep, &all, &field),
-                    format!("{where_}: {}", e.into_inner()),
-                )
+                loaded.error(&sweep_field(sweep, &all, &field), format!("{where_}: {}", e.into_inner()))
             })?;
-            trial_spec.check().map_err(|(field, msg)| {
-                loaded.error(
-                    &sweep_field(sweep, &all, &field),
-                    format!("{where_}: {msg}"),
-                )
-            })?;
+            trial_spec
+                .check()
+                .map_err(|(field, msg)| loaded.error(&sweep_field(sweep, &all, &field), format!("{where_}: {msg}")))?;
             let mut params: IndexMap<String, Value> = point.fixed.iter().cloned().collect();
             params.insert("train.seed".into(), Value::from(seed));
             trials.push(Trial {
@@ -138,10 +107,7 @@ pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
     let mut seen = std::collections::HashSet::new();
     for t in &trials {
         if !seen.insert(&t.id) {
-            return Err(loaded.error(
-                "sweep",
-                format!("two sweep points resolve to the same trial {}", t.id),
-            ));
+            return Err(loaded.error("sweep", format!("two sweep points resolve to the same trial {}", t.id)));
         }
     }
     Ok(trials)
@@ -154,10 +120,7 @@ fn check_sweep(loaded: &Loaded) -> Result<(), SpecError> {
             return Err(loaded.error(&format!("sweep.grid.{key}"), "needs at least one value"));
         }
         if key == "train.seed" {
-            return Err(loaded.error(
-                "sweep.grid",
-                "list seeds under sweep.seeds, not as a grid axis",
-            ));
+            return Err(loaded.error("sweep.grid", "list seeds under sweep.seeds, not as a grid axis"));
         }
     }
     let mut labels = std::collections::HashSet::new();
@@ -171,10 +134,7 @@ fn check_sweep(loaded: &Loaded) -> Result<(), SpecError> {
             }
         }
         if let Some(k) = v.keys.keys().find(|k| sweep.grid.contains_key(*k)) {
-            return Err(loaded.error(
-                "sweep.variants",
-                format!("'{k}' is both a variant key and a grid axis"),
-            ));
+            return Err(loaded.error("sweep.variants", format!("'{k}' is both a variant key and a grid axis")));
         }
     }
     if let Some(r) = &sweep.random {
@@ -185,15 +145,9 @@ fn check_sweep(loaded: &Loaded) -> Result<(), SpecError> {
             return Err(loaded.error("sweep.random.params", "name at least one key to sample"));
         }
         for (key, dist) in &r.params {
-            dist.check()
-                .map_err(|msg| loaded.error(&format!("sweep.random.params.{key}"), msg))?;
-            if sweep.grid.contains_key(key)
-                || sweep.variants.iter().any(|v| v.keys.contains_key(key))
-            {
-                return Err(loaded.error(
-                    "sweep.random.params",
-                    format!("'{key}' is both sampled and swept"),
-                ));
+            dist.check().map_err(|msg| loaded.error(&format!("sweep.random.params.{key}"), msg))?;
+            if sweep.grid.contains_key(key) || sweep.variants.iter().any(|v| v.keys.contains_key(key)) {
+                return Err(loaded.error("sweep.random.params", format!("'{key}' is both sampled and swept")));
             }
         }
     }
@@ -205,33 +159,19 @@ fn points(sweep: &SweepSpec) -> Vec<Point> {
     let variants: Vec<(Option<String>, Vec<(String, Value)>)> = if sweep.variants.is_empty() {
         vec![(None, vec![])]
     } else {
-        sweep
-            .variants
-            .iter()
-            .map(|v| (v.label.clone(), v.keys.clone().into_iter().collect()))
-            .collect()
+        sweep.variants.iter().map(|v| (v.label.clone(), v.keys.clone().into_iter().collect())).collect()
     };
     let mut out = Vec::new();
     for (label_, keys) in &variants {
         for grid_point in cartesian(&sweep.grid) {
             let fixed: Vec<(String, Value)> = keys.iter().cloned().chain(grid_point).collect();
             match &sweep.random {
-                None => out.push(Point {
-                    label: label_.clone(),
-                    fixed,
-                    sampled: vec![],
-                    sample: None,
-                }),
+                None => out.push(Point { label: label_.clone(), fixed, sampled: vec![], sample: None }),
                 Some(r) => {
                     let name = label(label_.as_deref(), &fixed);
                     for k in 0..r.trials {
                         let sampled = r.sample(&name, k);
-                        out.push(Point {
-                            label: label_.clone(),
-                            fixed: fixed.clone(),
-                            sampled,
-                            sample: Some(k),
-                        });
+                        out.push(Point { label: label_.clone(), fixed: fixed.clone(), sampled, sample: Some(k) });
                     }
                 }
             }
@@ -244,12 +184,7 @@ fn points(sweep: &SweepSpec) -> Vec<Point> {
 fn sweep_field(sweep: &SweepSpec, point: &[(String, Value)], field: &str) -> String {
     match point.iter().find(|(k, _)| field.starts_with(k.as_str())) {
         Some((k, _)) if sweep.grid.contains_key(k) => format!("sweep.grid.{k}"),
-        Some((k, _))
-            if sweep
-                .random
-                .as_ref()
-                .is_some_and(|r| r.params.contains_key(k)) =>
-        {
+        Some((k, _)) if sweep.random.as_ref().is_some_and(|r| r.params.contains_key(k)) => {
             format!("sweep.random.params.{k}")
         }
         Some((k, _)) => format!("sweep.variants.{k}"),
@@ -261,10 +196,7 @@ fn describe(point: &[(String, Value)]) -> String {
     if point.is_empty() {
         return "base spec".into();
     }
-    let parts: Vec<String> = point
-        .iter()
-        .map(|(k, v)| format!("{k}={}", scalar(v)))
-        .collect();
+    let parts: Vec<String> = point.iter().map(|(k, v)| format!("{k}={}", scalar(v))).collect();
     format!("sweep point {}", parts.join(", "))
 }
 
@@ -272,11 +204,7 @@ fn describe(point: &[(String, Value)]) -> String {
 /// axes (last segment of each dotted key), e.g. `lstm-b data=xml`.
 pub fn label(label: Option<&str>, fixed: &[(String, Value)]) -> String {
     let mut parts: Vec<String> = label.map(|l| vec![l.to_string()]).unwrap_or_default();
-    parts.extend(
-        fixed
-            .iter()
-            .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), short_value(v))),
-    );
+    parts.extend(fixed.iter().map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), short_value(v))));
     if parts.is_empty() {
         "base".into()
     } else {
@@ -323,16 +251,8 @@ pub fn spec_hash(spec: &Spec) -> String {
 }
 
 fn slug(s: &str) -> String {
-    let out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let out: String =
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
     out.trim_matches('_').to_string()
 }
 
@@ -381,9 +301,7 @@ fn set_dotted(root: &mut Value, key: &str, v: Value) -> Result<(), String> {
         if node.is_null() {
             *node = Value::Mapping(Default::default());
         }
-        let map = node
-            .as_mapping_mut()
-            .ok_or_else(|| format!("'{}' is not a section", parts[..i].join(".")))?;
+        let map = node.as_mapping_mut().ok_or_else(|| format!("'{}' is not a section", parts[..i].join(".")))?;
         let k = Value::from(*part);
         if i + 1 == parts.len() {
             map.insert(k, v);
@@ -419,11 +337,7 @@ mod tests {
         let trials = expand(&load(&src)).unwrap();
         assert_eq!(trials.len(), 12);
         assert_eq!(trials[0].variant, "cell=rnn_tanh layers=1");
-        assert!(
-            trials[0].id.starts_with("rnn_tanh-1-s1-"),
-            "{}",
-            trials[0].id
-        );
+        assert!(trials[0].id.starts_with("rnn_tanh-1-s1-"), "{}", trials[0].id);
         assert_eq!(trials[11].spec.model.layers, 2);
         assert_eq!(trials[11].spec.train.seed, 2);
         assert_eq!(trials[11].spec.model.cell, crate::spec::Cell::Gru);
@@ -456,10 +370,7 @@ mod tests {
         let err = expand(&load(&src)).unwrap_err();
         assert!(err.to_string().contains("hiden"), "{err}");
         let src = format!("{BASE}sweep:\n  grid:\n    modle.hidden: [8]\n");
-        assert!(expand(&load(&src))
-            .unwrap_err()
-            .to_string()
-            .contains("unknown section"));
+        assert!(expand(&load(&src)).unwrap_err().to_string().contains("unknown section"));
     }
 
     #[test]
@@ -469,11 +380,7 @@ mod tests {
         );
         let trials = expand(&load(&src)).unwrap();
         assert_eq!(trials.len(), 2);
-        let o = apply_overrides(
-            &load(BASE),
-            &["model.hidden=7".into(), "train.steps=3".into()],
-        )
-        .unwrap();
+        let o = apply_overrides(&load(BASE), &["model.hidden=7".into(), "train.steps=3".into()]).unwrap();
         assert_eq!(o.spec.model.hidden, 7);
         assert_eq!(o.spec.train.steps, Some(3));
         assert!(apply_overrides(&load(BASE), &["model.hidden".into()]).is_err());
@@ -488,22 +395,12 @@ mod tests {
         let trials = expand(&load(&src)).unwrap();
         assert_eq!(trials.len(), 4);
         assert_eq!(trials[0].variant, "cell=lstm layers=1");
-        assert_eq!(
-            trials[2].variant,
-            "lstm-b cell=lstm forget_bias=1.0 layers=1"
-        );
+        assert_eq!(trials[2].variant, "lstm-b cell=lstm forget_bias=1.0 layers=1");
         assert_eq!(trials[2].label.as_deref(), Some("lstm-b"));
         assert_eq!(trials[3].spec.model.forget_bias, Some(1.0));
-        assert!(
-            trials[2].id.starts_with("lstm-b-lstm-1.0-1-s0-"),
-            "{}",
-            trials[2].id
-        );
+        assert!(trials[2].id.starts_with("lstm-b-lstm-1.0-1-s0-"), "{}", trials[2].id);
         let bad = format!("{BASE}sweep:\n  variants:\n    - {{model.cell: lstm}}\n  grid:\n    model.cell: [gru]\n");
-        assert!(expand(&load(&bad))
-            .unwrap_err()
-            .message
-            .contains("both a variant key and a grid axis"));
+        assert!(expand(&load(&bad)).unwrap_err().message.contains("both a variant key and a grid axis"));
     }
 
     #[test]
@@ -518,16 +415,10 @@ mod tests {
         assert_eq!(a[0].sampled, a[1].sampled);
         assert_ne!(a[0].sampled, a[2].sampled);
         assert_ne!(a[0].sampled, a[6].sampled);
-        assert_eq!(
-            a[0].spec.train.lr,
-            a[0].sampled["train.lr"].as_f64().unwrap()
-        );
+        assert_eq!(a[0].spec.train.lr, a[0].sampled["train.lr"].as_f64().unwrap());
         assert!(a[2].id.starts_with("lstm-r1-s1-"), "{}", a[2].id);
         assert_eq!(a[2].variant, "cell=lstm");
         let bad = src.replace("[1.0e-4, 1.0e-2]", "[0.0, 1.0e-2]");
-        assert_eq!(
-            expand(&load(&bad)).unwrap_err().field,
-            "sweep.random.params.train.lr"
-        );
+        assert_eq!(expand(&load(&bad)).unwrap_err().field, "sweep.random.params.train.lr");
     }
 }

@@ -17,14 +17,7 @@ fn defaults_are_filled_in() {
     assert_eq!(s.train.optimizer, Optimizer::Adam);
     assert_eq!(s.train.clip_grad_norm, Some(5.0));
     assert_eq!(s.device, DeviceSpec::Auto);
-    assert_eq!(
-        s.data.split,
-        Split {
-            train: 0.9,
-            val: 0.05,
-            test: 0.05
-        }
-    );
+    assert_eq!(s.data.split, Split { train: 0.9, val: 0.05, test: 0.05 });
 }
 
 #[test]
@@ -42,8 +35,7 @@ device: cuda:1\nsweep:\n  grid:\n    model.cell: [lstm, gru]\n  seeds: [1, 2]\n"
 
 #[test]
 fn unknown_keys_name_field_and_line() {
-    let err = check("data:\n  source: {kind: xml}\ntrain:\n  steps: 10\nmodel:\n  hiden: 5\n")
-        .unwrap_err();
+    let err = check("data:\n  source: {kind: xml}\ntrain:\n  steps: 10\nmodel:\n  hiden: 5\n").unwrap_err();
     assert_eq!(err.field, "model.hiden");
     assert!(err.message.contains("unknown field `hiden`"), "{err}");
     assert_eq!(err.line, Some(6));
@@ -76,7 +68,8 @@ fn invalid_values_are_named() {
     assert_eq!(err.field, "train.epochs");
     let err = check("data:\n  source: {kind: xml}\n").unwrap_err();
     assert!(err.message.contains("budget"), "{err}");
-    let err = check("data:\n  source: {kind: xml}\n  split: {train: 0.9, val: 0.2, test: 0.1}\ntrain: {steps: 1}\n").unwrap_err();
+    let err = check("data:\n  source: {kind: xml}\n  split: {train: 0.9, val: 0.2, test: 0.1}\ntrain: {steps: 1}\n")
+        .unwrap_err();
     assert_eq!(err.field, "data.split");
     let err = check(&format!("{MINIMAL}  momentum: 0.9\n")).unwrap_err();
     assert_eq!(err.field, "train.momentum");
@@ -85,10 +78,6 @@ fn invalid_values_are_named() {
 #[test]
 fn bidirectional_language_model_is_explained() {
     let err = check(&format!("{MINIMAL}model:\n  bidirectional: true\n")).unwrap_err();
-    assert!(
-        err.message
-            .contains("reads the very character it must predict"),
-        "{err}"
-    );
+    assert!(err.message.contains("reads the very character it must predict"), "{err}");
     assert_eq!(err.line, Some(6));
 }

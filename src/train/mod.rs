@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Result;
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::data::{self, Corpus, Windows};
+use crate::data::{self, Corpus, Split, Windows};
 use crate::metrics::{bits, perplexity};
 use crate::model::{self, CharRnn, State};
 use crate::spec::Spec;
@@ -57,6 +57,17 @@ impl TrainLog {
             ("elapsed_s", self.elapsed_s),
         ]
     }
+}
+
+/// The result of one training step, on the device.
+pub struct StepOut {
+    /// Summed cross-entropy (nats) over the scored targets.
+    pub loss_sum: Tensor,
+    /// Number of scored targets.
+    pub scored: Tensor,
+    pub grad_norm: Tensor,
+    /// Characters read (scored or not), for throughput.
+    pub tokens: usize,
 }
 
 /// What the loop reports as it goes; returning an error stops training.
@@ -118,7 +129,8 @@ impl<'a> Trainer<'a> {
         let vars = vs.trainable_variables();
         let batch = spec.train.batch_size;
         let windows = Windows::new(
-            data::streams(&corpus.train, batch).to_device(device),
+            data::streams(&corpus.train.ids, batch).to_device(device),
+            data::streams(&corpus.train.targets, batch).to_device(device),
             spec.train.bptt,
         );
         let total_steps = match (spec.train.steps, spec.train.epochs) {
@@ -158,50 +170,52 @@ impl<'a> Trainer<'a> {
         &self.vs
     }
 
-    /// One optimizer step on the next window. Returns the window's summed
-    /// loss and the gradient norm as device scalars (no host sync), and the
-    /// number of target characters.
-    pub fn step(&mut self, step: usize) -> (Tensor, Tensor, usize) {
+    /// One optimizer step on the next window. Sums stay on the device (no
+    /// host sync) so steps queue up on a GPU.
+    pub fn step(&mut self, step: usize) -> StepOut {
         let window = self.windows.next_window();
         if window.starts_epoch {
             self.state = self.model.zero_state(self.spec.train.batch_size as i64);
         }
-        self.opt
-            .set_lr(optim::lr_at(&self.spec.train, step, self.total_steps));
+        self.opt.set_lr(optim::lr_at(&self.spec.train, step, self.total_steps));
         let (logits, state) = self.model.forward(&window.input, &self.state, true);
         let (loss_sum, _) = model::loss_and_correct(&logits, &window.target);
-        let chars = window.target.numel();
+        let scored = window.target.ne(model::IGNORE).sum(Kind::Float);
         self.opt.zero_grad();
-        (&loss_sum / chars as f64).backward();
+        (&loss_sum / scored.clamp_min(1.0)).backward();
         let grad_norm = optim::clip_grad_norm(&self.vars, self.spec.train.clip_grad_norm);
         self.opt.step();
         self.state = state.detach();
-        (loss_sum.detach(), grad_norm, chars)
+        StepOut { loss_sum: loss_sum.detach(), scored, grad_norm, tokens: window.input.numel() }
     }
 
-    /// Mean loss and accuracy over `ids` (the first `max_chars` of them if
-    /// given), read as `batch` parallel streams from a zero state, without
-    /// gradients and with dropout off.
-    pub fn evaluate(&self, ids: &[i64], max_chars: Option<usize>) -> Eval {
-        let ids = &ids[..max_chars.unwrap_or(ids.len()).min(ids.len())];
-        let rows = data::streams(ids, self.spec.train.batch_size).to_device(self.device);
+    /// Mean loss and accuracy over the scored characters of `split` (its
+    /// first `max_chars` if given), read as `batch` parallel streams from a
+    /// zero state, without gradients and with dropout off.
+    pub fn evaluate(&self, split: &Split, max_chars: Option<usize>) -> Eval {
+        let split = split.head(max_chars.unwrap_or(split.len()));
+        let batch = self.spec.train.batch_size;
+        let rows = data::streams(&split.ids, batch).to_device(self.device);
+        let targets = data::streams(&split.targets, batch).to_device(self.device);
         let chunk = self.spec.train.bptt.max(256) as i64;
         tch::no_grad(|| {
             let (batch, len) = (rows.size()[0], rows.size()[1]);
             let mut state = self.model.zero_state(batch);
-            let mut loss = Tensor::zeros([], (Kind::Float, self.device));
-            let mut correct = Tensor::zeros([], (Kind::Float, self.device));
+            let zero = || Tensor::zeros([], (Kind::Float, self.device));
+            let (mut loss, mut correct, mut scored) = (zero(), zero(), zero());
             let mut pos = 0;
             while pos < len - 1 {
                 let n = chunk.min(len - 1 - pos);
                 let (logits, next) = self.model.forward(&rows.narrow(1, pos, n), &state, false);
-                let (l, c) = model::loss_and_correct(&logits, &rows.narrow(1, pos + 1, n));
+                let target = targets.narrow(1, pos + 1, n);
+                let (l, c) = model::loss_and_correct(&logits, &target);
                 loss += l;
                 correct += c;
+                scored += target.ne(model::IGNORE).sum(Kind::Float);
                 state = next;
                 pos += n;
             }
-            let chars = (batch * (len - 1)).max(1) as f64;
+            let chars = f64::try_from(scored).unwrap_or(0.0).max(1.0);
             Eval {
                 loss: f64::try_from(loss).unwrap_or(f64::NAN) / chars,
                 accuracy: f64::try_from(correct).unwrap_or(f64::NAN) / chars,
@@ -232,26 +246,20 @@ impl<'a> Trainer<'a> {
         };
         for step in 1..=total {
             let lr = optim::lr_at(t, step - 1, total);
-            let (loss, norm, chars) = self.step(step - 1);
-            interval.add(&loss, &norm, chars);
+            let out = self.step(step - 1);
+            interval.add(&out);
             report.steps = step;
             if step % log_every == 0 || step == total {
                 let (log, seconds) = interval.finish(step, lr, &self.windows, start);
                 train_time += seconds;
-                train_tokens += interval.chars;
+                train_tokens += interval.tokens;
                 interval = Interval::new(self.device);
                 observer.train(&log)?;
                 report.last_train = Some(log);
                 if !log.loss.is_finite() || !log.grad_norm.is_finite() {
-                    let what = if log.loss.is_finite() {
-                        "gradient norm"
-                    } else {
-                        "training loss"
-                    };
-                    report.outcome = Outcome::Diverged {
-                        step,
-                        what: format!("{what} became {}", log.loss.min(log.grad_norm)),
-                    };
+                    let what = if log.loss.is_finite() { "gradient norm" } else { "training loss" };
+                    report.outcome =
+                        Outcome::Diverged { step, what: format!("{what} became {}", log.loss.min(log.grad_norm)) };
                     break;
                 }
             }
@@ -261,11 +269,7 @@ impl<'a> Trainer<'a> {
                 track_best(&mut report.best_val, step, val);
             }
         }
-        report.tokens_per_s = if train_time > 0.0 {
-            train_tokens as f64 / train_time
-        } else {
-            0.0
-        };
+        report.tokens_per_s = if train_time > 0.0 { train_tokens as f64 / train_time } else { 0.0 };
         if matches!(report.outcome, Outcome::Finished) {
             let val = self.evaluate(&self.corpus.val, t.eval_chars);
             observer.eval(report.steps, "val", &val)?;
@@ -273,10 +277,7 @@ impl<'a> Trainer<'a> {
             let test = self.evaluate(&self.corpus.test, None);
             observer.eval(report.steps, "test", &test)?;
             if !val.loss.is_finite() {
-                report.outcome = Outcome::Diverged {
-                    step: report.steps,
-                    what: "validation loss is not finite".into(),
-                };
+                report.outcome = Outcome::Diverged { step: report.steps, what: "validation loss is not finite".into() };
             }
             report.val = Some(val);
             report.test = Some(test);
@@ -294,40 +295,31 @@ fn track_best(best: &mut Option<(usize, Eval)>, step: usize, eval: Eval) {
 /// Device-side sums over a logging interval, fetched once at its end.
 struct Interval {
     loss: Tensor,
+    scored: Tensor,
     norm: Tensor,
     steps: usize,
-    chars: usize,
+    tokens: usize,
     started: Instant,
 }
 
 impl Interval {
     fn new(device: Device) -> Interval {
         let zero = || Tensor::zeros([], (Kind::Float, device));
-        Interval {
-            loss: zero(),
-            norm: zero(),
-            steps: 0,
-            chars: 0,
-            started: Instant::now(),
-        }
+        Interval { loss: zero(), scored: zero(), norm: zero(), steps: 0, tokens: 0, started: Instant::now() }
     }
 
-    fn add(&mut self, loss: &Tensor, norm: &Tensor, chars: usize) {
-        self.loss += loss;
-        self.norm += norm;
+    fn add(&mut self, out: &StepOut) {
+        self.loss += &out.loss_sum;
+        self.scored += &out.scored;
+        self.norm += &out.grad_norm;
         self.steps += 1;
-        self.chars += chars;
+        self.tokens += out.tokens;
     }
 
     /// Syncs with the device and returns the interval's log and its duration.
-    fn finish(
-        &self,
-        step: usize,
-        lr: f64,
-        windows: &Windows,
-        run_start: Instant,
-    ) -> (TrainLog, f64) {
-        let loss = f64::try_from(&self.loss).unwrap_or(f64::NAN) / self.chars.max(1) as f64;
+    fn finish(&self, step: usize, lr: f64, windows: &Windows, run_start: Instant) -> (TrainLog, f64) {
+        let scored = f64::try_from(&self.scored).unwrap_or(0.0).max(1.0);
+        let loss = f64::try_from(&self.loss).unwrap_or(f64::NAN) / scored;
         let grad_norm = f64::try_from(&self.norm).unwrap_or(f64::NAN) / self.steps.max(1) as f64;
         let seconds = self.started.elapsed().as_secs_f64();
         let epoch = step as f64 / windows.per_epoch() as f64;
@@ -337,7 +329,7 @@ impl Interval {
             loss,
             grad_norm,
             lr,
-            tokens_per_s: self.chars as f64 / seconds.max(1e-9),
+            tokens_per_s: self.tokens as f64 / seconds.max(1e-9),
             elapsed_s: run_start.elapsed().as_secs_f64(),
         };
         (log, seconds)

@@ -7,27 +7,13 @@ use crate::spec::{LrSchedule, Optimizer, TrainSpec};
 pub fn build(vs: &nn::VarStore, t: &TrainSpec) -> anyhow::Result<nn::Optimizer> {
     let momentum = t.momentum_or_default();
     let wd = t.weight_decay;
-    let sgd = |momentum: f64, nesterov: bool| nn::Sgd {
-        momentum,
-        dampening: 0.0,
-        wd,
-        nesterov,
-    };
+    let sgd = |momentum: f64, nesterov: bool| nn::Sgd { momentum, dampening: 0.0, wd, nesterov };
     let opt = match t.optimizer {
         Optimizer::Sgd => sgd(0.0, false).build(vs, t.lr)?,
         Optimizer::Momentum => sgd(momentum, false).build(vs, t.lr)?,
         Optimizer::Nesterov => sgd(momentum, true).build(vs, t.lr)?,
-        Optimizer::Adam => nn::Adam {
-            wd,
-            ..Default::default()
-        }
-        .build(vs, t.lr)?,
-        Optimizer::Rmsprop => nn::RmsProp {
-            wd,
-            momentum,
-            ..Default::default()
-        }
-        .build(vs, t.lr)?,
+        Optimizer::Adam => nn::Adam { wd, ..Default::default() }.build(vs, t.lr)?,
+        Optimizer::Rmsprop => nn::RmsProp { wd, momentum, ..Default::default() }.build(vs, t.lr)?,
     };
     Ok(opt)
 }
@@ -48,11 +34,7 @@ pub fn lr_at(t: &TrainSpec, step: usize, total: usize) -> f64 {
 /// Global L2 norm of all gradients; if `max` is given and the norm exceeds
 /// it, scales every gradient by `max / norm`. Stays on the device (no sync).
 pub fn clip_grad_norm(vars: &[Tensor], max: Option<f64>) -> Tensor {
-    let grads: Vec<Tensor> = vars
-        .iter()
-        .map(|v| v.grad())
-        .filter(|g| g.defined())
-        .collect();
+    let grads: Vec<Tensor> = vars.iter().map(|v| v.grad()).filter(|g| g.defined()).collect();
     let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
     let total = Tensor::stack(&norms, 0).norm();
     if let Some(max) = max {
@@ -72,14 +54,8 @@ mod tests {
 
     #[test]
     fn schedules() {
-        let mut t = TrainSpec {
-            lr: 1.0,
-            ..Default::default()
-        };
-        t.lr_schedule = LrSchedule::Step {
-            every: 10,
-            gamma: 0.5,
-        };
+        let mut t = TrainSpec { lr: 1.0, ..Default::default() };
+        t.lr_schedule = LrSchedule::Step { every: 10, gamma: 0.5 };
         assert_eq!(lr_at(&t, 9, 100), 1.0);
         assert_eq!(lr_at(&t, 10, 100), 0.5);
         assert_eq!(lr_at(&t, 25, 100), 0.25);
@@ -97,8 +73,7 @@ mod tests {
         let a = vs.root().var("a", &[2], nn::Init::Const(0.0));
         let b = vs.root().var("b", &[1], nn::Init::Const(0.0));
         // d/da (3a0 + 0a1) and d/db 4b: gradients [3, 0] and [4], global norm 5.
-        let loss = (&a * Tensor::from_slice(&[3.0f32, 0.0])).sum(tch::Kind::Float)
-            + (&b * 4.0).sum(tch::Kind::Float);
+        let loss = (&a * Tensor::from_slice(&[3.0f32, 0.0])).sum(tch::Kind::Float) + (&b * 4.0).sum(tch::Kind::Float);
         loss.backward();
         let vars = vec![a.shallow_clone(), b.shallow_clone()];
         let norm = clip_grad_norm(&vars, Some(1.0));
