@@ -53,6 +53,7 @@ pub fn spec(c: &BenchConfig) -> Spec {
         train: TrainSpec { batch_size: c.batch, bptt: c.bptt, steps: Some(c.warmup + c.steps), ..Default::default() },
         device: Default::default(),
         sweep: Default::default(),
+        report: None,
     }
 }
 

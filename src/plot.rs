@@ -27,18 +27,20 @@ fn register_fonts() {
 /// One variant's curve: (step, mean, min, max) over its seeds.
 pub type Curve = (String, Vec<(f64, f64, f64, f64)>);
 
-/// Aggregates `split`/`metric` rows of each record's `metrics.csv` by variant.
-pub fn curves(records: &[Record], split: &str, metric: &str) -> Result<Vec<Curve>> {
+/// Aggregates `split`/`metric` rows of each record's `metrics.csv` by the
+/// group `group` assigns (the variant, usually).
+pub fn curves(records: &[Record], split: &str, metric: &str, group: impl Fn(&Record) -> String) -> Result<Vec<Curve>> {
     let mut by_variant: Vec<(String, BTreeMap<usize, Vec<f64>>)> = Vec::new();
     for r in records {
         let path = r.dir.join(crate::trial::METRICS_FILE);
         if !path.exists() {
             continue;
         }
-        let idx = match by_variant.iter().position(|(v, _)| *v == r.trial.variant) {
+        let name = group(r);
+        let idx = match by_variant.iter().position(|(v, _)| *v == name) {
             Some(i) => i,
             None => {
-                by_variant.push((r.trial.variant.clone(), BTreeMap::new()));
+                by_variant.push((name, BTreeMap::new()));
                 by_variant.len() - 1
             }
         };
@@ -75,7 +77,7 @@ pub fn draw_all(exp_dir: &Path, records: &[Record], rows: &[VariantRow]) -> Resu
         ("train_bpc", "train", "Training loss (mean over seeds, band = min–max)"),
     ];
     for (name, split, title) in specs {
-        let curves = curves(records, split, "bpc")?;
+        let curves = curves(records, split, "bpc", |r| r.trial.variant.clone())?;
         if !curves.is_empty() {
             written.extend(both(&dir, name, &Curves { title, y_label: "bits per character", curves })?);
         }
@@ -87,14 +89,14 @@ pub fn draw_all(exp_dir: &Path, records: &[Record], rows: &[VariantRow]) -> Resu
 }
 
 /// A figure that can be drawn on any plotters backend.
-trait Figure {
+pub(crate) trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
     where
         DB::ErrorType: 'static;
 }
 
 /// Renders one figure as `name.png` and `name.svg`.
-fn both(dir: &Path, name: &str, figure: &impl Figure) -> Result<Vec<PathBuf>> {
+pub(crate) fn both(dir: &Path, name: &str, figure: &impl Figure) -> Result<Vec<PathBuf>> {
     register_fonts();
     let png = dir.join(format!("{name}.png"));
     let svg = dir.join(format!("{name}.svg"));
@@ -111,7 +113,7 @@ fn both(dir: &Path, name: &str, figure: &impl Figure) -> Result<Vec<PathBuf>> {
     Ok(vec![png, svg])
 }
 
-fn plot_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+pub(crate) fn plot_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("plotting: {e}")
 }
 
@@ -129,13 +131,13 @@ const TAB10: [(u8, u8, u8); 10] = [
     (23, 190, 207),
 ];
 
-fn color(i: usize) -> RGBColor {
+pub(crate) fn color(i: usize) -> RGBColor {
     let (r, g, b) = TAB10[i % TAB10.len()];
     RGBColor(r, g, b)
 }
 
 /// Padded range of finite values.
-fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) =
         values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
@@ -145,10 +147,10 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-struct Curves<'a> {
-    title: &'a str,
-    y_label: &'a str,
-    curves: Vec<Curve>,
+pub(crate) struct Curves<'a> {
+    pub title: &'a str,
+    pub y_label: &'a str,
+    pub curves: Vec<Curve>,
 }
 
 impl Figure for Curves<'_> {

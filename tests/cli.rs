@@ -1,39 +1,8 @@
 //! End-to-end tests of the `rnnlab` binary: a tiny sweep on CPU, its files,
 //! reproducibility, and the bad-input cases.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_rnnlab");
-
-fn rnnlab(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("rnnlab runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn write_spec(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, body).unwrap();
-    path
-}
-
-fn summary_rows(exp: &Path) -> Vec<csv::StringRecord> {
-    let mut r = csv::Reader::from_path(exp.join("summary.csv")).unwrap();
-    r.records().map(|x| x.unwrap()).collect()
-}
-
-fn column(exp: &Path, name: &str) -> Vec<String> {
-    let mut r = csv::Reader::from_path(exp.join("summary.csv")).unwrap();
-    let idx = r.headers().unwrap().iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
-    r.records().map(|x| x.unwrap()[idx].to_string()).collect()
-}
+use common::{column, rnnlab, summary_rows, text, write_spec};
 
 #[test]
 fn tiny_sweep_writes_metrics_summary_and_plots() {

@@ -36,8 +36,10 @@ pub enum Distribution {
 impl Distribution {
     pub fn check(&self) -> Result<(), String> {
         match self {
-            Distribution::Uniform([lo, hi]) if !(lo < hi) => Err("uniform needs [low, high] with low < high".into()),
-            Distribution::LogUniform([lo, hi]) if !(*lo > 0.0 && lo < hi) => {
+            Distribution::Uniform([lo, hi]) if lo.partial_cmp(hi) != Some(std::cmp::Ordering::Less) => {
+                Err("uniform needs [low, high] with low < high".into())
+            }
+            Distribution::LogUniform([lo, hi]) if !(*lo > 0.0 && hi > lo) => {
                 Err("log_uniform needs [low, high] with 0 < low < high".into())
             }
             Distribution::IntUniform([lo, hi]) if lo > hi => {

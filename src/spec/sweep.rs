@@ -20,6 +20,9 @@ pub struct Trial {
     /// The variant's explicit label (`sweep.variants[].label`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// Keys set by that named variant (the label stands for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variant_keys: Vec<String>,
     /// The swept keys that define the variant and their values, then the seed.
     pub params: IndexMap<String, Value>,
     /// Values drawn by random search for this trial.
@@ -58,6 +61,8 @@ struct Point {
     label: Option<String>,
     /// Variant keys, then grid axes: what defines the variant.
     fixed: Vec<(String, Value)>,
+    /// The keys among `fixed` set by the named variant.
+    variant_keys: Vec<String>,
     /// Random-search values and the sample's index.
     sampled: Vec<(String, Value)>,
     sample: Option<usize>,
@@ -71,6 +76,7 @@ pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
     check_sweep(loaded)?;
     let mut base = spec.clone();
     base.sweep = SweepSpec::default();
+    base.report = None;
     let base_value = to_value(&base);
     let sweep = &spec.sweep;
     let seeds = if sweep.seeds.is_empty() { vec![spec.train.seed] } else { sweep.seeds.clone() };
@@ -96,8 +102,9 @@ pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
             params.insert("train.seed".into(), Value::from(seed));
             trials.push(Trial {
                 id: trial_id(&point, seed, &trial_spec),
-                variant: label(point.label.as_deref(), &point.fixed),
+                variant: label(point.label.as_deref(), &point.fixed, &point.variant_keys),
                 label: point.label.clone(),
+                variant_keys: point.variant_keys.clone(),
                 params,
                 sampled: point.sampled.iter().cloned().collect(),
                 spec: trial_spec,
@@ -156,22 +163,36 @@ fn check_sweep(loaded: &Loaded) -> Result<(), SpecError> {
 
 /// Variants × grid points × random samples, in that nesting order.
 fn points(sweep: &SweepSpec) -> Vec<Point> {
-    let variants: Vec<(Option<String>, Vec<(String, Value)>)> = if sweep.variants.is_empty() {
+    type Named = (Option<String>, Vec<(String, Value)>);
+    let variants: Vec<Named> = if sweep.variants.is_empty() {
         vec![(None, vec![])]
     } else {
         sweep.variants.iter().map(|v| (v.label.clone(), v.keys.clone().into_iter().collect())).collect()
     };
     let mut out = Vec::new();
     for (label_, keys) in &variants {
+        let variant_keys: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
         for grid_point in cartesian(&sweep.grid) {
             let fixed: Vec<(String, Value)> = keys.iter().cloned().chain(grid_point).collect();
             match &sweep.random {
-                None => out.push(Point { label: label_.clone(), fixed, sampled: vec![], sample: None }),
+                None => out.push(Point {
+                    label: label_.clone(),
+                    fixed,
+                    variant_keys: variant_keys.clone(),
+                    sampled: vec![],
+                    sample: None,
+                }),
                 Some(r) => {
-                    let name = label(label_.as_deref(), &fixed);
+                    let name = label(label_.as_deref(), &fixed, &variant_keys);
                     for k in 0..r.trials {
                         let sampled = r.sample(&name, k);
-                        out.push(Point { label: label_.clone(), fixed: fixed.clone(), sampled, sample: Some(k) });
+                        out.push(Point {
+                            label: label_.clone(),
+                            fixed: fixed.clone(),
+                            variant_keys: variant_keys.clone(),
+                            sampled,
+                            sample: Some(k),
+                        });
                     }
                 }
             }
@@ -202,9 +223,11 @@ fn describe(point: &[(String, Value)]) -> String {
 
 /// A variant's name: its `label` if given, then `key=value` for the other
 /// axes (last segment of each dotted key), e.g. `lstm-b data=xml`.
-pub fn label(label: Option<&str>, fixed: &[(String, Value)]) -> String {
+/// A labelled variant's own keys are named by the label and not repeated.
+pub fn label(label: Option<&str>, fixed: &[(String, Value)], variant_keys: &[String]) -> String {
     let mut parts: Vec<String> = label.map(|l| vec![l.to_string()]).unwrap_or_default();
-    parts.extend(fixed.iter().map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), short_value(v))));
+    let shown = fixed.iter().filter(|(k, _)| label.is_none() || !variant_keys.contains(k));
+    parts.extend(shown.map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), short_value(v))));
     if parts.is_empty() {
         "base".into()
     } else {
@@ -216,7 +239,8 @@ pub fn label(label: Option<&str>, fixed: &[(String, Value)]) -> String {
 /// 6 hex digits of the spec hash.
 fn trial_id(point: &Point, seed: u64, spec: &Spec) -> String {
     let mut parts: Vec<String> = point.label.iter().map(|l| slug(l)).collect();
-    parts.extend(point.fixed.iter().map(|(_, v)| slug(&short_value(v))));
+    let shown = point.fixed.iter().filter(|(k, _)| point.label.is_none() || !point.variant_keys.contains(k));
+    parts.extend(shown.map(|(_, v)| slug(&short_value(v))));
     if let Some(k) = point.sample {
         parts.push(format!("r{k}"));
     }
@@ -395,10 +419,10 @@ mod tests {
         let trials = expand(&load(&src)).unwrap();
         assert_eq!(trials.len(), 4);
         assert_eq!(trials[0].variant, "cell=lstm layers=1");
-        assert_eq!(trials[2].variant, "lstm-b cell=lstm forget_bias=1.0 layers=1");
+        assert_eq!(trials[2].variant, "lstm-b layers=1");
         assert_eq!(trials[2].label.as_deref(), Some("lstm-b"));
         assert_eq!(trials[3].spec.model.forget_bias, Some(1.0));
-        assert!(trials[2].id.starts_with("lstm-b-lstm-1.0-1-s0-"), "{}", trials[2].id);
+        assert!(trials[2].id.starts_with("lstm-b-1-s0-"), "{}", trials[2].id);
         let bad = format!("{BASE}sweep:\n  variants:\n    - {{model.cell: lstm}}\n  grid:\n    model.cell: [gru]\n");
         assert!(expand(&load(&bad)).unwrap_err().message.contains("both a variant key and a grid axis"));
     }

@@ -1,0 +1,36 @@
+//! Helpers shared by the end-to-end tests: run the binary, read its CSVs.
+#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_rnnlab");
+
+pub fn rnnlab(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("rnnlab runs")
+}
+
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+pub fn write_spec(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+pub fn summary_rows(exp: &Path) -> Vec<csv::StringRecord> {
+    let mut r = csv::Reader::from_path(exp.join("summary.csv")).unwrap();
+    r.records().map(|x| x.unwrap()).collect()
+}
+
+pub fn column(exp: &Path, name: &str) -> Vec<String> {
+    let mut r = csv::Reader::from_path(exp.join("summary.csv")).unwrap();
+    let idx = r.headers().unwrap().iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
+    r.records().map(|x| x.unwrap()[idx].to_string()).collect()
+}
