@@ -113,6 +113,19 @@ pub(crate) fn both(dir: &Path, name: &str, figure: &impl Figure) -> Result<Vec<P
     Ok(vec![png, svg])
 }
 
+/// Labels an x axis whose categories sit at 0, 1, 2, …: the name at each
+/// whole number, nothing between.
+pub(crate) fn category_label<'a>(names: &'a [&'a str]) -> impl Fn(&f64) -> String + 'a {
+    move |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+            names[i as usize].to_string()
+        } else {
+            String::new()
+        }
+    }
+}
+
 pub(crate) fn plot_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("plotting: {e}")
 }
@@ -224,14 +237,8 @@ impl Figure for Final<'_> {
             .y_label_area_size(65)
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), y_lo..y_hi)
             .map_err(plot_err)?;
-        let label = |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
-                rows[i as usize].variant.clone()
-            } else {
-                String::new()
-            }
-        };
+        let names: Vec<&str> = rows.iter().map(|r| r.variant.as_str()).collect();
+        let label = category_label(&names);
         chart
             .configure_mesh()
             .x_labels(n.max(2) * 2 + 1)

@@ -86,6 +86,9 @@ pub fn init_experiment_dir(dir: &Path, loaded: &Loaded) -> Result<()> {
 pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Result<(usize, usize)> {
     let exp_dir = experiment_dir(&opts.results_root, loaded);
     init_experiment_dir(&exp_dir, loaded)?;
+    // Resolved once: if the binary is rebuilt mid-sweep, /proc/self/exe
+    // would name the deleted file, while this path names the new one.
+    let exe = std::env::current_exe().context("cannot find the rnnlab executable")?;
     let pending: Vec<&Trial> = trials
         .iter()
         .filter(|t| opts.rerun || !Status::read(&trial::trial_dir(&exp_dir, &t.id)).is_ok_and(|s| s.state.is_done()))
@@ -124,7 +127,7 @@ pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Resu
     // FIFO: trials start in the order the spec lists them.
     pool.scope_fifo(|scope| {
         for t in &pending {
-            let (bars, overall, failures, exp_dir) = (&bars, &overall, &failures, &exp_dir);
+            let (bars, overall, failures, exp_dir, exe) = (&bars, &overall, &failures, &exp_dir, &exe);
             scope.spawn_fifo(move |_| {
                 let bar = bars.insert_before(overall, ProgressBar::new(1));
                 bar.set_style(
@@ -133,7 +136,7 @@ pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Resu
                         .progress_chars("=> "),
                 );
                 bar.set_prefix(short(&t.id));
-                let status = run_child(opts, exp_dir, t, threads, &bar);
+                let status = run_child(opts, exe, exp_dir, t, threads, &bar);
                 bar.finish_and_clear();
                 bars.remove(&bar);
                 overall.inc(1);
@@ -167,13 +170,19 @@ fn describe_end(t: &Trial, s: &Status) -> String {
 
 /// Runs one trial in a child process and returns the status it left; a
 /// child that died without recording its end is marked failed here.
-fn run_child(opts: &SweepOptions, exp_dir: &Path, t: &Trial, threads: usize, bar: &ProgressBar) -> Result<Status> {
+fn run_child(
+    opts: &SweepOptions,
+    exe: &Path,
+    exp_dir: &Path,
+    t: &Trial,
+    threads: usize,
+    bar: &ProgressBar,
+) -> Result<Status> {
     let dir = trial::trial_dir(exp_dir, &t.id);
     // The spec goes in first, so even a trial that dies at once is listed.
     trial::write_spec(&dir, t)?;
     let log_path = dir.join(trial::LOG_FILE);
     let log = std::fs::File::create(&log_path)?;
-    let exe = std::env::current_exe().context("cannot find the rnnlab executable")?;
     let mut cmd = Command::new(exe);
     cmd.arg("run")
         .arg(&opts.spec_path)

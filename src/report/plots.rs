@@ -6,7 +6,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::plot::{both, color, plot_err, range, Figure};
+use crate::plot::{both, category_label, color, plot_err, range, Figure};
 
 /// Box plot: one box per group (quartiles, whiskers to min and max) with the
 /// individual trials as dots.
@@ -53,14 +53,7 @@ impl Figure for Boxes<'_> {
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)
             .map_err(plot_err)?;
         let names: Vec<&str> = self.groups.iter().map(|(g, _)| g.as_str()).collect();
-        let label = |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
-                names[i as usize].to_string()
-            } else {
-                String::new()
-            }
-        };
+        let label = category_label(&names);
         chart
             .configure_mesh()
             .x_labels(n.max(2) * 2 + 1)
