@@ -9,7 +9,8 @@ use common::{rnnlab, text, write_spec};
 
 /// The venv's Python, which `make test` provisions with the notebook packages.
 fn python() -> PathBuf {
-    let venv = std::env::var_os("VIRTUAL_ENV").expect("VIRTUAL_ENV is unset: run the tests with `make test`, which sets up the venv");
+    let venv = std::env::var_os("VIRTUAL_ENV")
+        .expect("VIRTUAL_ENV is unset: run the tests with `make test`, which sets up the venv");
     PathBuf::from(venv).join("bin").join("python")
 }
 
