@@ -7,6 +7,7 @@ VENV ?= $(HOME)/.cache/rnnlab/venv-torch-$(TORCH_VERSION)
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rnnlab-ready
+NB_STAMP := $(VENV)/.rnnlab-notebooks
 BIN := target/release/rnnlab
 SPEC ?= experiments/default.yaml
 ARGS ?=
@@ -15,7 +16,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: all venv build run test bench plot lint fmt clean gpu-check data
+.PHONY: all venv build run test bench plot report notebooks lint fmt clean data
 
 all: build
 
@@ -29,13 +30,19 @@ $(STAMP): requirements.txt
 	$(PY) -c "import torch, sys; v = torch.__version__.split('+')[0]; sys.exit(0 if v == '$(TORCH_VERSION)' else 'torch ' + v + ' != $(TORCH_VERSION)')"
 	@touch $(STAMP)
 
+# The analysis notebook's packages (pandas, matplotlib, SciPy, Jupyter's
+# headless runner), in the same venv; the test suite executes the notebook.
+$(NB_STAMP): $(STAMP) requirements-notebooks.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-notebooks.txt
+	@touch $(NB_STAMP)
+
 build: $(STAMP)
 	cargo build --release --locked
 
 run: build
 	$(BIN) run $(SPEC) $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(NB_STAMP)
 	cargo test --release --locked -- --test-threads=2
 
 # Larger real corpora under data/ (gitignored): the Linux kernel C corpus
@@ -48,6 +55,14 @@ bench: build
 
 plot: build
 	$(BIN) plot results/$(basename $(notdir $(SPEC)))
+
+report: build
+	$(BIN) report results/$(basename $(notdir $(SPEC)))
+
+# Executes notebooks/variants.ipynb on an experiment's results (default: greff_variants).
+EXP ?= results/greff_variants
+notebooks: $(NB_STAMP)
+	$(PY) scripts/run_notebook.py notebooks/variants.ipynb $(EXP)
 
 lint: $(STAMP)
 	cargo fmt --check

@@ -54,6 +54,7 @@ pub fn spec(c: &BenchConfig) -> Spec {
         device: Default::default(),
         sweep: Default::default(),
         baselines: Vec::new(),
+        report: None,
     }
 }
 
@@ -69,11 +70,13 @@ pub fn run(c: &BenchConfig) -> Result<BenchResult> {
     let mut tokens = 0;
     let mut last = None;
     for step in c.warmup..c.warmup + c.steps {
-        let (loss, _, chars) = trainer.step(step);
-        tokens += chars;
-        last = Some((loss, chars));
+        let out = trainer.step(step);
+        tokens += out.tokens;
+        last = Some(out);
     }
-    let final_loss = last.map(|(l, n)| f64::try_from(l).unwrap_or(f64::NAN) / n as f64).unwrap_or(f64::NAN);
+    let final_loss = last
+        .map(|o| f64::try_from(o.loss_sum).unwrap_or(f64::NAN) / f64::try_from(o.scored).unwrap_or(f64::NAN))
+        .unwrap_or(f64::NAN);
     sync(c.device);
     let seconds = start.elapsed().as_secs_f64();
     Ok(BenchResult {

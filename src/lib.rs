@@ -4,8 +4,8 @@
 //! [`spec`] (parse, validate, expand the sweep) → [`data`] (text, vocabulary,
 //! splits, BPTT windows) → [`model`] (tch modules) → [`train`] (the loop) →
 //! [`trial`] (one trial's directory: metrics CSV, status) → [`runner`] (the
-//! sweep, one process per trial) → [`summary`] and [`plot`], which read only
-//! the trial directories.
+//! sweep, one process per trial) → [`summary`], [`plot`] and [`report`], which
+//! read only the trial directories.
 pub mod bench;
 pub mod checkpoint;
 pub mod data;
@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model;
 pub mod ngram;
 pub mod plot;
+pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod summary;

@@ -47,6 +47,8 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// Statistical comparison of the variants of an experiment directory: report.md and its plots
+    Report(ReportArgs),
     /// Training throughput of one char-LSTM configuration, as one JSON line
     Bench(BenchArgs),
     /// Versions, threads and devices this binary sees
@@ -119,6 +121,27 @@ struct SampleArgs {
 }
 
 #[derive(Args)]
+struct ReportArgs {
+    /// An experiment directory (results/<name>)
+    dir: PathBuf,
+    /// Result column to compare (default: the spec's report.metric, else val_bpc)
+    #[arg(long)]
+    metric: Option<String>,
+    /// Variant to test the others against (default: the spec's, else the first)
+    #[arg(long)]
+    baseline: Option<String>,
+    /// Equivalence margin as a fraction of the baseline's mean (default 0.02)
+    #[arg(long)]
+    margin: Option<f64>,
+    /// Significance level (default 0.05)
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// Swept keys analysed separately, e.g. --split-by data.source
+    #[arg(long = "split-by")]
+    split_by: Vec<String>,
+}
+
+#[derive(Args)]
 struct BenchArgs {
     #[arg(long, default_value_t = 128)]
     hidden: usize,
@@ -142,6 +165,11 @@ struct BenchArgs {
 }
 
 fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`rnnlab list ... | head`) like other CLI tools.
+    // SAFETY: restoring the default disposition of SIGPIPE before any threads start.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Run(args) => run(args),
@@ -149,6 +177,7 @@ fn main() -> ExitCode {
         Cmd::Plot { dir } | Cmd::Summary { dir } => summarise(&dir),
         Cmd::Sample(args) => sample_cmd(args),
         Cmd::Data { corpus, out, force } => data_cmd(&corpus, &out, force),
+        Cmd::Report(args) => report(args),
         Cmd::Bench(args) => bench_cmd(args),
         Cmd::Info => info(),
     };
@@ -299,6 +328,33 @@ SHA-256 {}",
             b.package,
             b.sha256
         ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(a: ReportArgs) -> Result<ExitCode> {
+    if !a.dir.is_dir() {
+        bail!("{} is not a directory", a.dir.display());
+    }
+    let mut o = rnnlab::report::spec_defaults(&a.dir);
+    if let Some(m) = a.metric {
+        o.metric = m;
+    }
+    if a.baseline.is_some() {
+        o.baseline = a.baseline;
+    }
+    if let Some(m) = a.margin {
+        o.margin = m;
+    }
+    if let Some(x) = a.alpha {
+        o.alpha = x;
+    }
+    if !a.split_by.is_empty() {
+        o.split_by = a.split_by;
+    }
+    let files = rnnlab::report::write(&a.dir, &o)?;
+    for f in files {
+        println!("{}", f.display());
     }
     Ok(ExitCode::SUCCESS)
 }

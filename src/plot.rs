@@ -27,18 +27,20 @@ fn register_fonts() {
 /// One variant's curve: (step, mean, min, max) over its seeds.
 pub type Curve = (String, Vec<(f64, f64, f64, f64)>);
 
-/// Aggregates `split`/`metric` rows of each record's `metrics.csv` by variant.
-pub fn curves(records: &[Record], split: &str, metric: &str) -> Result<Vec<Curve>> {
+/// Aggregates `split`/`metric` rows of each record's `metrics.csv` by the
+/// group `group` assigns (the variant, usually).
+pub fn curves(records: &[Record], split: &str, metric: &str, group: impl Fn(&Record) -> String) -> Result<Vec<Curve>> {
     let mut by_variant: Vec<(String, BTreeMap<usize, Vec<f64>>)> = Vec::new();
     for r in records {
         let path = r.dir.join(crate::trial::METRICS_FILE);
         if !path.exists() || r.trial.baseline.is_some() {
             continue;
         }
-        let idx = match by_variant.iter().position(|(v, _)| *v == r.trial.variant) {
+        let name = group(r);
+        let idx = match by_variant.iter().position(|(v, _)| *v == name) {
             Some(i) => i,
             None => {
-                by_variant.push((r.trial.variant.clone(), BTreeMap::new()));
+                by_variant.push((name, BTreeMap::new()));
                 by_variant.len() - 1
             }
         };
@@ -81,7 +83,7 @@ pub fn draw_all(exp_dir: &Path, records: &[Record], rows: &[VariantRow]) -> Resu
         .filter_map(|r| Some((r.trial.variant.clone(), r.result("val_bpc")?)))
         .collect();
     for (name, split, title) in specs {
-        let curves = curves(records, split, "bpc")?;
+        let curves = curves(records, split, "bpc", |r| r.trial.variant.clone())?;
         if !curves.is_empty() {
             written.extend(both(
                 &dir,
@@ -102,14 +104,14 @@ pub fn draw_all(exp_dir: &Path, records: &[Record], rows: &[VariantRow]) -> Resu
 }
 
 /// A figure that can be drawn on any plotters backend.
-trait Figure {
+pub(crate) trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
     where
         DB::ErrorType: 'static;
 }
 
 /// Renders one figure as `name.png` and `name.svg`.
-fn both(dir: &Path, name: &str, figure: &impl Figure) -> Result<Vec<PathBuf>> {
+pub(crate) fn both(dir: &Path, name: &str, figure: &impl Figure) -> Result<Vec<PathBuf>> {
     register_fonts();
     let png = dir.join(format!("{name}.png"));
     let svg = dir.join(format!("{name}.svg"));
@@ -126,7 +128,20 @@ fn both(dir: &Path, name: &str, figure: &impl Figure) -> Result<Vec<PathBuf>> {
     Ok(vec![png, svg])
 }
 
-fn plot_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+/// Labels an x axis whose categories sit at 0, 1, 2, …: the name at each
+/// whole number, nothing between.
+pub(crate) fn category_label<'a>(names: &'a [&'a str]) -> impl Fn(&f64) -> String + 'a {
+    move |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+            names[i as usize].to_string()
+        } else {
+            String::new()
+        }
+    }
+}
+
+pub(crate) fn plot_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("plotting: {e}")
 }
 
@@ -144,13 +159,13 @@ const TAB10: [(u8, u8, u8); 10] = [
     (23, 190, 207),
 ];
 
-fn color(i: usize) -> RGBColor {
+pub(crate) fn color(i: usize) -> RGBColor {
     let (r, g, b) = TAB10[i % TAB10.len()];
     RGBColor(r, g, b)
 }
 
 /// Padded range of finite values.
-fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) =
         values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
@@ -160,12 +175,12 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-struct Curves<'a> {
-    title: &'a str,
-    y_label: &'a str,
-    curves: Vec<Curve>,
+pub(crate) struct Curves<'a> {
+    pub title: &'a str,
+    pub y_label: &'a str,
+    pub curves: Vec<Curve>,
     /// Labelled constant values drawn as dashed horizontal lines.
-    references: &'a [(String, f64)],
+    pub references: &'a [(String, f64)],
 }
 
 impl Figure for Curves<'_> {
@@ -247,14 +262,8 @@ impl Figure for Final<'_> {
             .y_label_area_size(65)
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), y_lo..y_hi)
             .map_err(plot_err)?;
-        let label = |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
-                rows[i as usize].variant.clone()
-            } else {
-                String::new()
-            }
-        };
+        let names: Vec<&str> = rows.iter().map(|r| r.variant.as_str()).collect();
+        let label = category_label(&names);
         chart
             .configure_mesh()
             .x_labels(n.max(2) * 2 + 1)

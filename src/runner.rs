@@ -43,11 +43,11 @@ pub fn experiment_dir(results_root: &Path, loaded: &Loaded) -> PathBuf {
 /// Loads every distinct dataset once and checks each trial's split against
 /// its batch size, so data problems surface before anything is written.
 pub fn check_data(trials: &[Trial]) -> Result<()> {
-    let mut texts: Vec<(String, String)> = Vec::new();
+    let mut texts: Vec<(String, data::Text)> = Vec::new();
     let mut checked = HashSet::new();
     for t in trials {
         let data_key = serde_json::to_string(&t.spec.data)?;
-        let key = (data_key.clone(), t.spec.train.batch_size, t.spec.model.reverse_input);
+        let key = (data_key.clone(), t.spec.train.batch_size, serde_json::to_string(&t.spec.model)?);
         if !checked.insert(key) {
             continue;
         }
@@ -58,8 +58,9 @@ pub fn check_data(trials: &[Trial]) -> Result<()> {
                 &texts.last().expect("just pushed").1
             }
         };
-        Corpus::from_text(text, &t.spec, data::describe_source(&t.spec.data.source))
+        let corpus = Corpus::from_text(text, &t.spec, data::describe_source(&t.spec.data.source))
             .with_context(|| format!("trial {}", t.id))?;
+        crate::model::resolve(&t.spec.model, corpus.vocab.len()).with_context(|| format!("trial {}", t.id))?;
     }
     Ok(())
 }
@@ -111,6 +112,9 @@ pub fn run_baselines(opts: &SweepOptions, exp_dir: &Path, baselines: &[Trial]) -
 pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Result<(usize, usize)> {
     let exp_dir = experiment_dir(&opts.results_root, loaded);
     init_experiment_dir(&exp_dir, loaded)?;
+    // Resolved once: if the binary is rebuilt mid-sweep, /proc/self/exe
+    // would name the deleted file, while this path names the new one.
+    let exe = std::env::current_exe().context("cannot find the rnnlab executable")?;
     let pending: Vec<&Trial> = trials
         .iter()
         .filter(|t| opts.rerun || !Status::read(&trial::trial_dir(&exp_dir, &t.id)).is_ok_and(|s| s.state.is_done()))
@@ -149,7 +153,7 @@ pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Resu
     // FIFO: trials start in the order the spec lists them.
     pool.scope_fifo(|scope| {
         for t in &pending {
-            let (bars, overall, failures, exp_dir) = (&bars, &overall, &failures, &exp_dir);
+            let (bars, overall, failures, exp_dir, exe) = (&bars, &overall, &failures, &exp_dir, &exe);
             scope.spawn_fifo(move |_| {
                 let bar = bars.insert_before(overall, ProgressBar::new(1));
                 bar.set_style(
@@ -158,7 +162,7 @@ pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Resu
                         .progress_chars("=> "),
                 );
                 bar.set_prefix(short(&t.id));
-                let status = run_child(opts, exp_dir, t, threads, &bar);
+                let status = run_child(opts, exe, exp_dir, t, threads, &bar);
                 bar.finish_and_clear();
                 bars.remove(&bar);
                 overall.inc(1);
@@ -192,13 +196,19 @@ fn describe_end(t: &Trial, s: &Status) -> String {
 
 /// Runs one trial in a child process and returns the status it left; a
 /// child that died without recording its end is marked failed here.
-fn run_child(opts: &SweepOptions, exp_dir: &Path, t: &Trial, threads: usize, bar: &ProgressBar) -> Result<Status> {
+fn run_child(
+    opts: &SweepOptions,
+    exe: &Path,
+    exp_dir: &Path,
+    t: &Trial,
+    threads: usize,
+    bar: &ProgressBar,
+) -> Result<Status> {
     let dir = trial::trial_dir(exp_dir, &t.id);
     // The spec goes in first, so even a trial that dies at once is listed.
     trial::write_spec(&dir, t)?;
     let log_path = dir.join(trial::LOG_FILE);
     let log = std::fs::File::create(&log_path)?;
-    let exe = std::env::current_exe().context("cannot find the rnnlab executable")?;
     let mut cmd = Command::new(exe);
     cmd.arg("run")
         .arg(&opts.spec_path)
@@ -238,6 +248,7 @@ fn run_child(opts: &SweepOptions, exp_dir: &Path, t: &Trial, threads: usize, bar
                 steps: 0,
                 total_steps: 0,
                 params: 0,
+                hidden: 0,
                 result: Default::default(),
             });
             s.state = State::Failed;

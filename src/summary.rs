@@ -99,7 +99,7 @@ pub const RESULT_COLUMNS: &[&str] = &[
 pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
     let mut params: Vec<String> = Vec::new();
     for r in records {
-        for k in r.trial.params.keys() {
+        for k in r.trial.params.keys().chain(r.trial.sampled.keys()) {
             if k != "train.seed" && !params.contains(k) {
                 params.push(k.clone());
             }
@@ -122,13 +122,17 @@ pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
             if r.trial.baseline.is_some() { String::new() } else { r.seed().to_string() },
             r.state().to_string(),
         ];
-        row.extend(params.iter().map(|k| r.trial.params.get(k).map(sweep::scalar).unwrap_or_default()));
+        row.extend(
+            params.iter().map(|k| {
+                r.trial.params.get(k).or_else(|| r.trial.sampled.get(k)).map(sweep::scalar).unwrap_or_default()
+            }),
+        );
         if r.trial.baseline.is_some() {
             // A fitted baseline has no cell or layers; its params are n-grams.
             row.extend(["ngram".to_string(), String::new(), String::new()]);
         } else {
             row.push(serde_yaml::to_string(&m.cell)?.trim().to_string());
-            row.push(m.hidden.to_string());
+            row.push(s.map(|s| s.hidden).filter(|&h| h > 0).unwrap_or(m.hidden).to_string());
             row.push(m.layers.to_string());
         }
         row.push(s.map(|s| s.params.to_string()).unwrap_or_default());

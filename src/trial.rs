@@ -70,6 +70,9 @@ pub struct Status {
     pub steps: usize,
     pub total_steps: usize,
     pub params: i64,
+    /// Hidden size trained (differs from the spec's when solved from `param_budget`).
+    #[serde(default)]
+    pub hidden: usize,
     /// Final metrics: `val_bpc`, `best_val_bpc`, `test_bpc`, … (absent when not reached).
     #[serde(default)]
     pub result: IndexMap<String, f64>,
@@ -88,6 +91,7 @@ impl Status {
             steps: 0,
             total_steps: 0,
             params: 0,
+            hidden: 0,
             result: IndexMap::new(),
         }
     }
@@ -175,6 +179,7 @@ fn train_into(
     let mut trainer = Trainer::new(&trial.spec, &corpus, device)?;
     status.total_steps = trainer.total_steps();
     status.params = trainer.parameter_count();
+    status.hidden = trainer.hidden();
     let metrics = dir.join(METRICS_FILE);
     let resumed = match resume {
         Some(ckpt) => match resume_from(&mut trainer, ckpt, &metrics, &trial.id) {

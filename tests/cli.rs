@@ -1,45 +1,14 @@
 //! End-to-end tests of the `rnnlab` binary: a tiny sweep on CPU, its files,
 //! reproducibility, and the bad-input cases.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_rnnlab");
-
-fn rnnlab(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("rnnlab runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn write_spec(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, body).unwrap();
-    path
-}
-
-fn summary_rows(exp: &Path) -> Vec<csv::StringRecord> {
-    let mut r = csv::Reader::from_path(exp.join("summary.csv")).unwrap();
-    r.records().map(|x| x.unwrap()).collect()
-}
-
-fn column(exp: &Path, name: &str) -> Vec<String> {
-    let mut r = csv::Reader::from_path(exp.join("summary.csv")).unwrap();
-    let idx = r.headers().unwrap().iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
-    r.records().map(|x| x.unwrap()[idx].to_string()).collect()
-}
+use common::{column, rnnlab_env, summary_rows, text, write_spec};
 
 #[test]
 fn tiny_sweep_writes_metrics_summary_and_plots() {
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().to_str().unwrap();
-    let out = rnnlab(&["run", "experiments/tiny.yaml", "--results", results], &[]);
+    let out = rnnlab_env(&["run", "experiments/tiny.yaml", "--results", results], &[]);
     assert!(out.status.success(), "{}", text(&out));
     let exp = tmp.path().join("tiny");
 
@@ -81,7 +50,7 @@ fn tiny_sweep_writes_metrics_summary_and_plots() {
 
     // Plots are redrawn from the CSVs alone.
     std::fs::remove_dir_all(exp.join("plots")).unwrap();
-    let out = rnnlab(&["plot", exp.to_str().unwrap()], &[]);
+    let out = rnnlab_env(&["plot", exp.to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", text(&out));
     for name in ["val_bpc", "train_bpc", "final_val_bpc"] {
         let png = std::fs::read(exp.join("plots").join(format!("{name}.png"))).unwrap();
@@ -92,7 +61,7 @@ fn tiny_sweep_writes_metrics_summary_and_plots() {
     }
 
     // Re-running skips finished trials.
-    let out = rnnlab(&["run", "experiments/tiny.yaml", "--results", results], &[]);
+    let out = rnnlab_env(&["run", "experiments/tiny.yaml", "--results", results], &[]);
     assert!(out.status.success());
     assert!(text(&out).contains("6 of 6 trials already done"), "{}", text(&out));
 }
@@ -115,7 +84,7 @@ fn default_experiment_runs_at_tiny_scale() {
     for s in &sets {
         args.extend(["--set", s]);
     }
-    let out = rnnlab(&args, &[]);
+    let out = rnnlab_env(&args, &[]);
     assert!(out.status.success(), "{}", text(&out));
     let exp = tmp.path().join("default");
     // Six trained variants, then the spec's two n-gram baselines.
@@ -131,7 +100,7 @@ fn same_spec_and_seed_give_the_same_numbers() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |sub: &str| {
         let results = tmp.path().join(sub);
-        let out = rnnlab(
+        let out = rnnlab_env(
             &[
                 "run",
                 "experiments/tiny.yaml",
@@ -170,7 +139,7 @@ fn diverged_trials_are_marked_and_the_sweep_completes() {
 train: {optimizer: sgd, clip_grad_norm: null, batch_size: 4, bptt: 16, steps: 30, log_every: 5, eval_every: 10}\n\
 device: cpu\nsweep:\n  grid:\n    train.lr: [0.01, 1.0e+12]\n",
     );
-    let out = rnnlab(&["run", spec.to_str().unwrap(), "--results", tmp.path().to_str().unwrap()], &[]);
+    let out = rnnlab_env(&["run", spec.to_str().unwrap(), "--results", tmp.path().to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", text(&out));
     let exp = tmp.path().join("div");
     assert_eq!(column(&exp, "status"), vec!["finished", "diverged"]);
@@ -181,7 +150,7 @@ device: cpu\nsweep:\n  grid:\n    train.lr: [0.01, 1.0e+12]\n",
 #[test]
 fn a_crashing_trial_does_not_kill_the_sweep() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = rnnlab(
+    let out = rnnlab_env(
         &["run", "experiments/tiny.yaml", "--set", "train.steps=20", "--results", tmp.path().to_str().unwrap()],
         &[("RNNLAB_TEST_CRASH_TRIAL", "gru")],
     );
@@ -190,7 +159,7 @@ fn a_crashing_trial_does_not_kill_the_sweep() {
     assert_eq!(column(&exp, "status"), vec!["finished", "finished", "finished", "finished", "failed", "failed"]);
     assert!(column(&exp, "message")[4].contains("before recording a result"));
     // A rerun retries only the failed trials.
-    let out = rnnlab(
+    let out = rnnlab_env(
         &["run", "experiments/tiny.yaml", "--set", "train.steps=20", "--results", tmp.path().to_str().unwrap()],
         &[],
     );
@@ -213,7 +182,7 @@ fn cyrillic_text_trains_on_unicode_characters() {
         "data:\n  source: {{kind: file, path: '{}'}}\nmodel: {{hidden: 16, input: embedding, embedding_size: 8}}\ntrain: {{batch_size: 4, bptt: 16, steps: 20}}\ndevice: cpu\n",
         corpus.display()
     ));
-    let out = rnnlab(&["run", spec.to_str().unwrap(), "--results", tmp.path().to_str().unwrap()], &[]);
+    let out = rnnlab_env(&["run", spec.to_str().unwrap(), "--results", tmp.path().to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(column(&tmp.path().join("ru"), "status"), vec!["finished"]);
 }
@@ -251,7 +220,7 @@ fn bad_input_is_refused_before_anything_is_written() {
     for (i, (body, expected)) in cases.iter().enumerate() {
         let spec = write_spec(tmp.path(), &format!("bad{i}"), body);
         let results = tmp.path().join(format!("results{i}"));
-        let out = rnnlab(&["run", spec.to_str().unwrap(), "--results", results.to_str().unwrap()], &[]);
+        let out = rnnlab_env(&["run", spec.to_str().unwrap(), "--results", results.to_str().unwrap()], &[]);
         let msg = text(&out);
         assert_eq!(out.status.code(), Some(1), "case {i} should fail: {msg}");
         assert!(msg.contains(expected), "case {i}: expected {expected:?} in: {msg}");
@@ -268,7 +237,7 @@ fn cuda_without_a_gpu_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let results = tmp.path().join("r");
     let out =
-        rnnlab(&["run", "experiments/tiny.yaml", "--device", "cuda", "--results", results.to_str().unwrap()], &[]);
+        rnnlab_env(&["run", "experiments/tiny.yaml", "--device", "cuda", "--results", results.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("no CUDA device is available"), "{}", text(&out));
     assert!(!results.exists());
@@ -276,7 +245,7 @@ fn cuda_without_a_gpu_is_refused() {
 
 #[test]
 fn list_shows_trial_ids_for_job_arrays() {
-    let out = rnnlab(&["list", "experiments/default.yaml"], &[]);
+    let out = rnnlab_env(&["list", "experiments/default.yaml"], &[]);
     assert!(out.status.success(), "{}", text(&out));
     let t = text(&out);
     assert!(t.contains("default: 12 trial(s)"), "{t}");

@@ -23,13 +23,13 @@
 //! run(torch.nn.GRU(3, 4, num_layers=1, batch_first=True))
 //! run(torch.nn.RNN(3, 4, num_layers=1, batch_first=True, nonlinearity="tanh"))
 //! ```
-use rnnlab::model::{FusedRnn, State};
+use rnnlab::model::FusedRnn;
 use rnnlab::spec::Cell;
 use tch::{nn, Device, Tensor};
 
 fn build(cell: Cell, layers: i64) -> (nn::VarStore, FusedRnn) {
     let vs = nn::VarStore::new(Device::Cpu);
-    let rnn = FusedRnn::new(&vs.root(), cell, 3, 4, layers, false, 0.0);
+    let rnn = FusedRnn::new(&vs.root(), cell, 3, 4, layers, false, 0.0, None);
     // PyTorch's named_parameters order: per layer weight_ih, weight_hh, bias_ih, bias_hh.
     let mut names = Vec::new();
     for l in 0..layers {
@@ -74,9 +74,9 @@ fn two_layer_lstm_matches_pytorch() {
         ],
         "lstm output",
     );
-    let State::Lstm { h, c } = state else { panic!("lstm state") };
+    let (h, c) = (&state.0[0], &state.0[1]);
     assert_close(
-        &h,
+        h,
         &[
             -0.025038, -0.075761, -0.187908, -0.340745, 0.096515, -0.213947, -0.182154, -0.259316, 0.192596, 0.193856,
             0.154954, 0.105763, 0.169984, 0.203786, 0.145006, 0.120998,
@@ -84,7 +84,7 @@ fn two_layer_lstm_matches_pytorch() {
         "lstm h",
     );
     assert_close(
-        &c,
+        c,
         &[
             -0.096948, -0.127105, -0.273957, -0.824026, 0.230003, -0.588368, -0.25926, -0.401161, 0.461549, 0.631556,
             0.61141, 0.312519, 0.41166, 0.651624, 0.579319, 0.35588,
@@ -106,8 +106,8 @@ fn gru_matches_pytorch() {
         ],
         "gru output",
     );
-    let State::Hidden(h) = state else { panic!("gru state") };
-    assert_close(&h, &[0.039985, 0.120515, -0.102506, -0.489829, 0.381493, -0.239341, -0.113256, -0.182133], "gru h");
+    let h = &state.0[0];
+    assert_close(h, &[0.039985, 0.120515, -0.102506, -0.489829, 0.381493, -0.239341, -0.113256, -0.182133], "gru h");
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn tanh_rnn_matches_pytorch() {
 #[test]
 fn inter_layer_dropout_is_off_in_eval_and_on_in_training() {
     let vs = nn::VarStore::new(Device::Cpu);
-    let rnn = FusedRnn::new(&vs.root(), Cell::Lstm, 3, 4, 2, false, 0.5);
+    let rnn = FusedRnn::new(&vs.root(), Cell::Lstm, 3, 4, 2, false, 0.5, None);
     let x = input();
     let eval = |_| rnn.forward(&x, &rnn.zero_state(2), false).0;
     assert!(eval(0).equal(&eval(1)), "evaluation must be deterministic (no dropout)");

@@ -67,17 +67,51 @@ impl Vocab {
 #[derive(Debug)]
 pub struct Corpus {
     pub vocab: Vocab,
-    pub train: Vec<i64>,
-    pub val: Vec<i64>,
-    pub test: Vec<i64>,
+    pub train: Split,
+    pub val: Split,
+    pub test: Split,
     /// Human-readable origin, e.g. `file data/x.txt (12,345 chars)`.
     pub description: String,
 }
 
+/// One contiguous part of the corpus: the characters read, and the target
+/// ids to predict (`IGNORE` where a position does not count, e.g. the
+/// random operands of an arithmetic line).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    pub ids: Vec<i64>,
+    pub targets: Vec<i64>,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The first `n` characters.
+    pub fn head(&self, n: usize) -> Split {
+        let n = n.min(self.len());
+        Split { ids: self.ids[..n].to_vec(), targets: self.targets[..n].to_vec() }
+    }
+}
+
+/// A task's text and, for tasks where only some characters are predictable,
+/// which characters are scored as targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text {
+    pub text: String,
+    /// Per character (not byte); `None` scores every character.
+    pub scored: Option<Vec<bool>>,
+}
+
 /// Reads the spec's text (file, built-in or synthetic) without splitting.
-pub fn read_text(spec: &Spec) -> Result<String> {
-    let text = match &spec.data.source {
-        Source::Builtin { name } => builtin::load(name)?,
+pub fn read_text(spec: &Spec) -> Result<Text> {
+    let (text, scored) = match &spec.data.source {
+        Source::Builtin { name } => (builtin::load(name)?, None),
         Source::File { path } => {
             let bytes = std::fs::read(path).map_err(|e| {
                 // Corpora under data/ are prepared, not shipped: say how.
@@ -88,23 +122,35 @@ pub fn read_text(spec: &Spec) -> Result<String> {
                 };
                 anyhow!("data.source.path: cannot read '{}': {e}{hint}", path.display())
             })?;
-            String::from_utf8(bytes).map_err(|e| {
+            let text = String::from_utf8(bytes).map_err(|e| {
                 anyhow!(
                     "data.source.path: '{}' is not UTF-8 text (invalid byte at offset {})",
                     path.display(),
                     e.utf8_error().valid_up_to()
                 )
-            })?
+            })?;
+            (text, None)
         }
-        Source::Xml { chars, seed, max_depth } => synthetic::xml(*chars, *seed, *max_depth),
-        Source::Copy { chars, seed, length, symbols } => synthetic::copy(*chars, *seed, *length, *symbols),
+        Source::Xml { chars, seed, max_depth } => (synthetic::xml(*chars, *seed, *max_depth), None),
+        Source::Copy { chars, seed, length, symbols } => {
+            let text = synthetic::copy(*chars, *seed, *length, *symbols);
+            let scored = synthetic::after_equals(&text);
+            (text, Some(scored))
+        }
+        Source::Arithmetic { chars, seed, max_digits, distractor } => {
+            let text = synthetic::arithmetic(*chars, *seed, *max_digits, *distractor);
+            let scored = synthetic::after_equals(&text);
+            (text, Some(scored))
+        }
     };
     if text.is_empty() {
         bail!("data.source: the text is empty ({})", describe_source(&spec.data.source));
     }
     Ok(match spec.data.max_chars {
-        Some(n) => text.chars().take(n).collect(),
-        None => text,
+        Some(n) => {
+            Text { text: text.chars().take(n).collect(), scored: scored.map(|m| m.into_iter().take(n).collect()) }
+        }
+        None => Text { text, scored },
     })
 }
 
@@ -114,6 +160,7 @@ pub fn describe_source(source: &Source) -> String {
         Source::File { path } => format!("file {}", path.display()),
         Source::Xml { seed, .. } => format!("synthetic xml (seed {seed})"),
         Source::Copy { seed, .. } => format!("synthetic copy (seed {seed})"),
+        Source::Arithmetic { seed, .. } => format!("synthetic arithmetic (seed {seed})"),
     }
 }
 
@@ -127,16 +174,22 @@ impl Corpus {
         Corpus::from_text(&text, spec, describe_source(&spec.data.source))
     }
 
-    pub fn from_text(text: &str, spec: &Spec, origin: String) -> Result<Corpus> {
-        let vocab = Vocab::from_text(text);
-        let ids = vocab.encode(text)?;
+    pub fn from_text(text: &Text, spec: &Spec, origin: String) -> Result<Corpus> {
+        let vocab = Vocab::from_text(&text.text);
+        let ids = vocab.encode(&text.text)?;
+        let targets: Vec<i64> = match &text.scored {
+            Some(mask) => {
+                ids.iter().zip(mask).map(|(&id, &keep)| if keep { id } else { crate::model::IGNORE }).collect()
+            }
+            None => ids.clone(),
+        };
         let n = ids.len();
         let s = spec.data.split;
         let n_train = (n as f64 * s.train).floor() as usize;
-        let n_val = (n as f64 * s.val).floor() as usize;
-        let (train, rest) = ids.split_at(n_train);
-        let (val, test) = rest.split_at(n_val.min(rest.len()));
-        let (mut train, mut val, mut test) = (train.to_vec(), val.to_vec(), test.to_vec());
+        let n_val = ((n as f64 * s.val).floor() as usize).min(n - n_train);
+        let part = |from: usize, to: usize| Split { ids: ids[from..to].to_vec(), targets: targets[from..to].to_vec() };
+        let (mut train, mut val, mut test) =
+            (part(0, n_train), part(n_train, n_train + n_val), part(n_train + n_val, n));
         let batch = spec.train.batch_size;
         if train.len() < batch + 1 {
             bail!(
@@ -153,7 +206,8 @@ impl Corpus {
         }
         if spec.model.reverse_input {
             for part in [&mut train, &mut val, &mut test] {
-                part.reverse();
+                part.ids.reverse();
+                part.targets.reverse();
             }
         }
         let description = format!("{origin}: {n} chars, vocabulary {}", vocab.len());
@@ -171,11 +225,12 @@ pub fn streams(ids: &[i64], batch: usize) -> Tensor {
     Tensor::from_slice(&ids[..batch * len]).view([batch as i64, len as i64])
 }
 
-/// Iterates over `[batch, ≤bptt]` input/target windows of a stream matrix,
-/// wrapping around at the end of an epoch.
+/// Iterates over `[batch, ≤bptt]` input/target windows of a split laid out
+/// as streams, wrapping around at the end of an epoch.
 #[derive(Debug)]
 pub struct Windows {
     data: Tensor,
+    targets: Tensor,
     bptt: i64,
     pos: i64,
     pub epoch: usize,
@@ -190,8 +245,9 @@ pub struct Window {
 }
 
 impl Windows {
-    pub fn new(data: Tensor, bptt: usize) -> Windows {
-        Windows { data, bptt: bptt as i64, pos: 0, epoch: 0 }
+    /// `data` and `targets` are `[batch, len]` stream matrices (see [`streams`]).
+    pub fn new(data: Tensor, targets: Tensor, bptt: usize) -> Windows {
+        Windows { data, targets, bptt: bptt as i64, pos: 0, epoch: 0 }
     }
 
     /// Number of windows in one pass over the data.
@@ -216,7 +272,7 @@ impl Windows {
         let starts_epoch = self.pos == 0;
         let len = self.bptt.min(usable - self.pos);
         let input = self.data.narrow(1, self.pos, len);
-        let target = self.data.narrow(1, self.pos + 1, len);
+        let target = self.targets.narrow(1, self.pos + 1, len);
         self.pos += len;
         if self.pos >= usable {
             self.pos = 0;
@@ -230,6 +286,10 @@ impl Windows {
 mod tests {
     use super::*;
     use crate::spec::parse;
+
+    fn plain(text: &str) -> Text {
+        Text { text: text.to_string(), scored: None }
+    }
 
     fn spec(extra: &str) -> Spec {
         let src = format!("data:\n  source: {{kind: xml}}\n  split: {{train: 0.5, val: 0.25, test: 0.25}}\ntrain:\n  steps: 1\n  batch_size: 2\n{extra}");
@@ -249,20 +309,31 @@ mod tests {
 
     #[test]
     fn splits_are_contiguous_and_reversible() {
-        let text = "abcdefghijklmnop";
-        let c = Corpus::from_text(text, &spec(""), "t".into()).unwrap();
+        let text = plain("abcdefghijklmnop");
+        let c = Corpus::from_text(&text, &spec(""), "t".into()).unwrap();
         let decode = |ids: &[i64]| ids.iter().map(|&i| c.vocab.char(i).unwrap()).collect::<String>();
-        assert_eq!(decode(&c.train), "abcdefgh");
-        assert_eq!(decode(&c.val), "ijkl");
-        assert_eq!(decode(&c.test), "mnop");
-        let r = Corpus::from_text(text, &spec("model:\n  reverse_input: true\n"), "t".into()).unwrap();
-        assert_eq!(decode(&r.train), "hgfedcba");
-        assert_eq!(decode(&r.test), "ponm");
+        assert_eq!(decode(&c.train.ids), "abcdefgh");
+        assert_eq!(decode(&c.val.ids), "ijkl");
+        assert_eq!(decode(&c.test.ids), "mnop");
+        assert_eq!(c.train.ids, c.train.targets);
+        let r = Corpus::from_text(&text, &spec("model:\n  reverse_input: true\n"), "t".into()).unwrap();
+        assert_eq!(decode(&r.train.ids), "hgfedcba");
+        assert_eq!(decode(&r.test.ids), "ponm");
+    }
+
+    #[test]
+    fn unscored_characters_are_ignored_targets() {
+        let text = Text { text: "ab=ab\ncd=cd\n".repeat(2), scored: None };
+        let scored = synthetic::after_equals(&text.text);
+        let masked = Text { scored: Some(scored), ..text };
+        let c = Corpus::from_text(&masked, &spec(""), "t".into()).unwrap();
+        let ignore = crate::model::IGNORE;
+        assert_eq!(&c.train.targets[..6], &[ignore, ignore, ignore, c.train.ids[3], c.train.ids[4], c.train.ids[5]]);
     }
 
     #[test]
     fn too_little_text_is_an_error() {
-        let err = Corpus::from_text("abc", &spec(""), "t".into()).unwrap_err().to_string();
+        let err = Corpus::from_text(&plain("abc"), &spec(""), "t".into()).unwrap_err().to_string();
         assert!(err.contains("batch_size"), "{err}");
     }
 
@@ -270,7 +341,7 @@ mod tests {
     fn windows_cover_the_stream_and_carry_over() {
         let data = streams(&(0..21).collect::<Vec<i64>>(), 2); // rows 0..10 and 10..20
         assert_eq!(data.size(), vec![2, 10]);
-        let mut w = Windows::new(data, 4);
+        let mut w = Windows::new(data.shallow_clone(), data, 4);
         assert_eq!(w.per_epoch(), 3); // 9 usable steps: 4 + 4 + 1
         let first = w.next_window();
         assert!(first.starts_epoch);

@@ -47,6 +47,54 @@ pub fn copy(chars: usize, seed: u64, length: usize, symbols: usize) -> String {
     out
 }
 
+/// Jozefowicz et al.'s arithmetic task: lines `a±b=result` with numbers of
+/// 1–`max_digits` digits, where each operand character is preceded by
+/// random lowercase distractor letters (each further letter with
+/// probability `distractor`), e.g. `3e36d9-h1h39f94eeh43keg3c=-13991064`.
+/// Only the result is predictable.
+pub fn arithmetic(chars: usize, seed: u64, max_digits: usize, distractor: f64) -> String {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut out = String::with_capacity(chars + 64);
+    let number = |rng: &mut ChaCha8Rng| -> i64 {
+        let digits = rng.gen_range(1..=max_digits as u32);
+        rng.gen_range(0..10i64.pow(digits))
+    };
+    while out.len() < chars {
+        let (a, b) = (number(&mut rng), number(&mut rng));
+        let minus = rng.gen_bool(0.5);
+        let question = format!("{a}{}{b}", if minus { '-' } else { '+' });
+        for c in question.chars() {
+            while rng.gen_bool(distractor) {
+                out.push(rng.gen_range(b'a'..=b'z') as char);
+            }
+            out.push(c);
+        }
+        let result = if minus { a - b } else { a + b };
+        out.push('=');
+        out.push_str(&result.to_string());
+        out.push('\n');
+    }
+    out.truncate(chars);
+    out
+}
+
+/// Marks the characters after each `=` up to and including the newline:
+/// the predictable answer of a copy or arithmetic line.
+pub fn after_equals(text: &str) -> Vec<bool> {
+    let mut answering = false;
+    text.chars()
+        .map(|c| {
+            let scored = answering;
+            if c == '=' {
+                answering = true;
+            } else if c == '\n' {
+                answering = false;
+            }
+            scored
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +117,32 @@ mod tests {
                 assert!(stack.len() <= 4);
             }
         }
+    }
+
+    #[test]
+    fn arithmetic_lines_are_correct_sums() {
+        let text = arithmetic(20_000, 3, 8, 0.4);
+        assert_eq!(text, arithmetic(20_000, 3, 8, 0.4));
+        let mut lines = 0;
+        // Complete lines only: the text is cut at `chars`.
+        for line in text.split_inclusive('\n').filter(|l| l.ends_with('\n')).map(str::trim_end) {
+            let (question, answer) = line.split_once('=').unwrap();
+            let digits: String = question.chars().filter(|c| !c.is_ascii_lowercase()).collect();
+            let op = digits.find(['+', '-']).unwrap();
+            let (a, b): (i64, i64) = (digits[..op].parse().unwrap(), digits[op + 1..].parse().unwrap());
+            let want = if &digits[op..=op] == "+" { a + b } else { a - b };
+            assert_eq!(answer.parse::<i64>().unwrap(), want, "{line}");
+            lines += 1;
+        }
+        assert!(lines > 100);
+        assert!(text.chars().any(|c| c.is_ascii_lowercase()), "distractors present");
+    }
+
+    #[test]
+    fn answers_are_marked_after_equals() {
+        let m = after_equals("ab=ab\nc=c\n");
+        let marked: String = "ab=ab\nc=c\n".chars().zip(&m).filter(|(_, &k)| k).map(|(c, _)| c).collect();
+        assert_eq!(marked, "ab\nc\n");
     }
 
     #[test]

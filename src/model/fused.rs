@@ -9,30 +9,13 @@
 use tch::nn::{self, Init};
 use tch::Tensor;
 
+use super::State;
 use crate::spec::Cell;
-
-/// Recurrent state carried between windows: `h` is `[layers·dirs, batch, hidden]`.
-#[derive(Debug)]
-pub enum State {
-    Lstm { h: Tensor, c: Tensor },
-    Hidden(Tensor),
-}
-
-impl State {
-    /// Cuts the graph so the next window backpropagates only through itself
-    /// (truncated BPTT) while keeping the values.
-    pub fn detach(&self) -> State {
-        match self {
-            State::Lstm { h, c } => State::Lstm { h: h.detach(), c: c.detach() },
-            State::Hidden(h) => State::Hidden(h.detach()),
-        }
-    }
-}
 
 #[derive(Debug)]
 pub struct FusedRnn {
     cell: Cell,
-    weights: Vec<Tensor>,
+    pub(crate) weights: Vec<Tensor>,
     hidden: i64,
     layers: i64,
     bidirectional: bool,
@@ -41,7 +24,10 @@ pub struct FusedRnn {
 
 impl FusedRnn {
     /// Creates the weights under `vs`, initialised as PyTorch does:
-    /// uniform in ±1/√hidden for every weight and bias.
+    /// uniform in ±1/√hidden for every weight and bias. `forget_bias`, for
+    /// the LSTM, sets the forget gate's bias (in `bias_ih`; its `bias_hh`
+    /// share is zeroed).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         vs: &nn::Path,
         cell: Cell,
@@ -50,9 +36,16 @@ impl FusedRnn {
         layers: i64,
         bidirectional: bool,
         dropout: f64,
+        forget_bias: Option<f64>,
     ) -> FusedRnn {
         let dirs = if bidirectional { 2 } else { 1 };
-        let gate = cell.gates() * hidden;
+        let gates = match cell {
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+            Cell::RnnTanh | Cell::RnnRelu => 1,
+            other => panic!("{other:?} has no fused kernel"),
+        };
+        let gate = gates * hidden;
         let k = 1.0 / (hidden as f64).sqrt();
         let init = Init::Uniform { lo: -k, up: k };
         let mut weights = Vec::new();
@@ -66,6 +59,14 @@ impl FusedRnn {
                 weights.push(vs.var(&format!("bias_hh_l{layer}{sfx}"), &[gate], init));
             }
         }
+        if let (Some(fb), Cell::Lstm) = (forget_bias, cell) {
+            tch::no_grad(|| {
+                for pair in weights.chunks(4) {
+                    let _ = pair[2].narrow(0, hidden, hidden).fill_(fb);
+                    let _ = pair[3].narrow(0, hidden, hidden).fill_(0.0);
+                }
+            });
+        }
         if vs.device().is_cuda() && tch::Cuda::cudnn_is_available() {
             // Re-homes the weights into one contiguous buffer that cuDNN uses
             // directly (as PyTorch's flatten_parameters does); otherwise every
@@ -74,7 +75,7 @@ impl FusedRnn {
                 Cell::RnnRelu => 0,
                 Cell::RnnTanh => 1,
                 Cell::Lstm => 2,
-                Cell::Gru => 3,
+                _ => 3,
             };
             let _buffer = tch::no_grad(|| {
                 Tensor::internal_cudnn_rnn_flatten_weight(
@@ -97,13 +98,14 @@ impl FusedRnn {
         self.hidden * if self.bidirectional { 2 } else { 1 }
     }
 
+    /// Zero state: `[h]`, or `[h, c]` for the LSTM, each `[layers·dirs, batch, hidden]`.
     pub fn zero_state(&self, batch: i64) -> State {
         let dirs = if self.bidirectional { 2 } else { 1 };
-        let z =
-            Tensor::zeros([self.layers * dirs, batch, self.hidden], (self.weights[0].kind(), self.weights[0].device()));
+        let w = &self.weights[0];
+        let z = Tensor::zeros([self.layers * dirs, batch, self.hidden], (w.kind(), w.device()));
         match self.cell {
-            Cell::Lstm => State::Lstm { h: z.shallow_clone(), c: z },
-            _ => State::Hidden(z),
+            Cell::Lstm => State(vec![z.shallow_clone(), z]),
+            _ => State(vec![z]),
         }
     }
 
@@ -111,25 +113,25 @@ impl FusedRnn {
     /// Dropout between layers applies only when `train` is true.
     pub fn forward(&self, input: &Tensor, state: &State, train: bool) -> (Tensor, State) {
         let (layers, dropout, bi) = (self.layers, self.dropout, self.bidirectional);
-        match (self.cell, state) {
-            (Cell::Lstm, State::Lstm { h, c }) => {
+        let h = &state.0[0];
+        match self.cell {
+            Cell::Lstm => {
                 let weights: Vec<&Tensor> = self.weights.iter().collect();
-                let (out, h, c) = input.lstm(&[h, c], &weights, true, layers, dropout, train, bi, true);
-                (out, State::Lstm { h, c })
+                let (out, h, c) = input.lstm(&[h, &state.0[1]], &weights, true, layers, dropout, train, bi, true);
+                (out, State(vec![h, c]))
             }
-            (Cell::Gru, State::Hidden(h)) => {
+            Cell::Gru => {
                 let (out, h) = input.gru(h, &self.weights, true, layers, dropout, train, bi, true);
-                (out, State::Hidden(h))
+                (out, State(vec![h]))
             }
-            (Cell::RnnTanh, State::Hidden(h)) => {
+            Cell::RnnTanh => {
                 let (out, h) = input.rnn_tanh(h, &self.weights, true, layers, dropout, train, bi, true);
-                (out, State::Hidden(h))
+                (out, State(vec![h]))
             }
-            (Cell::RnnRelu, State::Hidden(h)) => {
+            _ => {
                 let (out, h) = input.rnn_relu(h, &self.weights, true, layers, dropout, train, bi, true);
-                (out, State::Hidden(h))
+                (out, State(vec![h]))
             }
-            (cell, _) => panic!("state does not match cell {cell:?}"),
         }
     }
 }

@@ -1,18 +1,92 @@
 //! The character model: input encoding → recurrent stack → linear read-out.
+pub mod custom;
 pub mod fused;
+pub mod gru;
+pub mod lstm;
 
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-pub use fused::{FusedRnn, State};
+pub use custom::CustomRnn;
+pub use fused::FusedRnn;
 
-use crate::spec::{InputEncoding, ModelSpec};
+use crate::spec::{Cell, InputEncoding, ModelSpec};
+
+/// Recurrent state carried between windows: one tensor per state kind
+/// (`[h]`, `[h, c]`, …), each `[layers·dirs, batch, size]`.
+#[derive(Debug)]
+pub struct State(pub Vec<Tensor>);
+
+impl State {
+    /// Cuts the graph so the next window backpropagates only through itself
+    /// (truncated BPTT) while keeping the values.
+    pub fn detach(&self) -> State {
+        State(self.0.iter().map(|t| t.detach()).collect())
+    }
+}
+
+/// A recurrent stack: libtorch's fused kernels or hand-written cells.
+#[derive(Debug)]
+pub enum Recurrent {
+    Fused(FusedRnn),
+    Custom(CustomRnn),
+}
+
+impl Recurrent {
+    pub fn new(vs: &nn::Path, spec: &ModelSpec, input: i64) -> Recurrent {
+        let (h, l) = (spec.hidden as i64, spec.layers as i64);
+        if spec.cell.is_fused() {
+            Recurrent::Fused(FusedRnn::new(
+                vs,
+                spec.cell,
+                input,
+                h,
+                l,
+                spec.bidirectional,
+                spec.dropout,
+                spec.forget_bias,
+            ))
+        } else {
+            Recurrent::Custom(CustomRnn::new(
+                vs,
+                spec.cell,
+                input,
+                h,
+                l,
+                spec.bidirectional,
+                spec.dropout,
+                spec.forget_bias,
+            ))
+        }
+    }
+
+    pub fn output_size(&self) -> i64 {
+        match self {
+            Recurrent::Fused(r) => r.output_size(),
+            Recurrent::Custom(r) => r.output_size(),
+        }
+    }
+
+    pub fn zero_state(&self, batch: i64, options: (Kind, tch::Device)) -> State {
+        match self {
+            Recurrent::Fused(r) => r.zero_state(batch),
+            Recurrent::Custom(r) => r.zero_state(batch, options),
+        }
+    }
+
+    pub fn forward(&self, input: &Tensor, state: &State, train: bool) -> (Tensor, State) {
+        match self {
+            Recurrent::Fused(r) => r.forward(input, state, train),
+            Recurrent::Custom(r) => r.forward(input, state, train),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct CharRnn {
     vocab: i64,
     embedding: Option<nn::Embedding>,
-    rnn: FusedRnn,
+    rnn: Recurrent,
     head: nn::Linear,
     dropout: f64,
 }
@@ -28,21 +102,13 @@ impl CharRnn {
                 (Some(nn::embedding(vs / "embedding", vocab, size, Default::default())), size)
             }
         };
-        let rnn = FusedRnn::new(
-            &(vs / "rnn"),
-            spec.cell,
-            input,
-            spec.hidden as i64,
-            spec.layers as i64,
-            spec.bidirectional,
-            spec.dropout,
-        );
+        let rnn = Recurrent::new(&(vs / "rnn"), spec, input);
         let head = nn::linear(vs / "head", rnn.output_size(), vocab, Default::default());
         CharRnn { vocab, embedding, rnn, head, dropout: spec.dropout }
     }
 
     pub fn zero_state(&self, batch: i64) -> State {
-        self.rnn.zero_state(batch)
+        self.rnn.zero_state(batch, (self.head.ws.kind(), self.head.ws.device()))
     }
 
     /// `ids`: `[batch, time]` int64 → (logits `[batch, time, vocab]`, final state).
@@ -62,12 +128,78 @@ pub fn parameter_count(vs: &nn::VarStore) -> i64 {
     vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
 }
 
-/// Sum of token cross-entropies (nats) and of correct argmax predictions.
+/// Parameters of a model built from `spec` over `vocab` symbols, computed
+/// without building it (used to solve `param_budget` for a hidden size).
+pub fn count_parameters(spec: &ModelSpec, vocab: usize) -> i64 {
+    let (v, h) = (vocab as i64, spec.hidden as i64);
+    let dirs = if spec.bidirectional { 2 } else { 1 };
+    let input = match spec.input {
+        InputEncoding::Onehot => v,
+        InputEncoding::Embedding => spec.embedding_size as i64,
+    };
+    let embedding = if spec.input == InputEncoding::Embedding { v * input } else { 0 };
+    let layer = |i: i64| -> i64 {
+        match spec.cell {
+            Cell::RnnTanh | Cell::RnnRelu => h * (i + h) + 2 * h,
+            Cell::Lstm => 4 * h * (i + h) + 8 * h,
+            Cell::Gru | Cell::GruLecture => 3 * h * (i + h) + 6 * h,
+            Cell::Mut1 | Cell::Mut2 | Cell::Mut3 => gru::MutLayer::parameter_count(spec.cell, i, h),
+            cell => lstm::Variant::of(cell).expect("an LSTM variant").parameter_count(i, h),
+        }
+    };
+    let recurrent: i64 = (0..spec.layers as i64).map(|l| dirs * layer(if l == 0 { input } else { h * dirs })).sum();
+    embedding + recurrent + (h * dirs) * v + v
+}
+
+/// Sum of token cross-entropies (nats) and of correct argmax predictions
+/// over the targets that count (targets of -100 are ignored).
 pub fn loss_and_correct(logits: &Tensor, target: &Tensor) -> (Tensor, Tensor) {
     let v = logits.size()[2];
     let flat = logits.view([-1, v]);
     let target = target.reshape([-1]);
-    let loss = flat.cross_entropy_loss::<Tensor>(&target, None, tch::Reduction::Sum, -100, 0.0);
+    let loss = flat.cross_entropy_loss::<Tensor>(&target, None, tch::Reduction::Sum, IGNORE, 0.0);
     let correct = flat.argmax(-1, false).eq_tensor(&target).to_kind(Kind::Float).sum(Kind::Float);
     (loss, correct)
+}
+
+/// Target id of positions that are read but not scored.
+pub const IGNORE: i64 = -100;
+
+/// The hidden size whose parameter count is closest to `budget` (ties go
+/// to the smaller model), or an error if even hidden = 1 exceeds it.
+pub fn solve_hidden(spec: &ModelSpec, vocab: usize, budget: usize) -> anyhow::Result<usize> {
+    let count = |h: usize| count_parameters(&ModelSpec { hidden: h, ..spec.clone() }, vocab);
+    let budget = budget as i64;
+    if count(1) > budget {
+        anyhow::bail!(
+            "model.param_budget: {budget} parameters is below the smallest {:?} model ({} parameters at hidden 1 \
+             with a vocabulary of {vocab})",
+            spec.cell,
+            count(1)
+        );
+    }
+    // Largest h with count(h) <= budget, by bisection (count grows with h).
+    let (mut lo, mut hi) = (1usize, 2usize);
+    while count(hi) <= budget {
+        lo = hi;
+        hi *= 2;
+    }
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if count(mid) <= budget {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(if (count(hi) - budget).abs() < (budget - count(lo)).abs() { hi } else { lo })
+}
+
+/// The model spec a trial trains: `hidden` solved from `param_budget` if given.
+pub fn resolve(spec: &ModelSpec, vocab: usize) -> anyhow::Result<ModelSpec> {
+    let mut m = spec.clone();
+    if let Some(budget) = spec.param_budget {
+        m.hidden = solve_hidden(spec, vocab, budget)?;
+    }
+    Ok(m)
 }

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use super::word::WordNgram;
 use super::{Ngram, Smoothing};
-use crate::data::Corpus;
+use crate::data::{Corpus, Split};
 use crate::metrics::{bits, MetricsLog};
 use crate::spec::baseline::{self as spec, BaselineSpec, Unit};
 use crate::spec::sweep::Trial;
@@ -27,26 +27,33 @@ pub fn smoothing(b: &BaselineSpec) -> Smoothing {
 /// Fits a character n-gram on the corpus's training split.
 pub fn fit_char(b: &BaselineSpec, corpus: &Corpus) -> Result<Ngram> {
     let BaselineSpec::Ngram { order, .. } = b;
-    Ngram::fit(&as_u32(&corpus.train), corpus.vocab.len(), *order, smoothing(b))
+    Ngram::fit(&as_u32(&corpus.train.ids), corpus.vocab.len(), *order, smoothing(b))
 }
 
 fn as_u32(ids: &[i64]) -> Vec<u32> {
     ids.iter().map(|&i| i as u32).collect()
 }
 
-/// Mean negative log-probability (nats) of every token of `ids`, each
-/// given the tokens before it in the same split, and argmax accuracy.
-pub fn evaluate(model: &Ngram, ids: &[u32]) -> Eval {
+/// Mean negative log-probability (nats) of every scored token of `split`
+/// (as the recurrent models score it: tasks such as arithmetic score only
+/// their answers), each given the tokens before it, and argmax accuracy.
+pub fn evaluate(model: &Ngram, split: &Split) -> Eval {
+    let ids = as_u32(&split.ids);
     let mut nats = 0.0;
     let mut correct = 0usize;
+    let mut scored = 0usize;
     for (i, &token) in ids.iter().enumerate() {
+        if split.targets[i] == crate::model::IGNORE {
+            continue;
+        }
+        scored += 1;
         let history = &ids[i.saturating_sub(model.order() - 1)..i];
         let dist = model.distribution(history);
         nats -= dist[token as usize].ln();
         let best = dist.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(t, _)| t);
         correct += (best == token as usize) as usize;
     }
-    let chars = ids.len().max(1);
+    let chars = scored.max(1);
     Eval { loss: nats / chars as f64, accuracy: correct as f64 / chars as f64, chars }
 }
 
@@ -75,28 +82,26 @@ pub fn run(t: &Trial, dir: &Path) -> Result<Status> {
 
 fn fit_into(t: &Trial, b: &BaselineSpec, dir: &Path, status: &mut Status) -> Result<()> {
     let corpus = Corpus::load(&t.spec)?;
-    let val_ids = &corpus.val[..t.spec.train.eval_chars.unwrap_or(usize::MAX).min(corpus.val.len())];
+    let val = corpus.val.head(t.spec.train.eval_chars.unwrap_or(usize::MAX));
     let BaselineSpec::Ngram { order, unit, .. } = b;
     let (train, val, test, size) = match unit {
         Unit::Char => {
             let model = fit_char(b, &corpus)?;
-            let train_sample = &corpus.train[..corpus.train.len().min(val_ids.len())];
-            (
-                evaluate(&model, &as_u32(train_sample)),
-                evaluate(&model, &as_u32(val_ids)),
-                evaluate(&model, &as_u32(&corpus.test)),
-                model.size(),
-            )
+            let train_sample = corpus.train.head(val.len());
+            (evaluate(&model, &train_sample), evaluate(&model, &val), evaluate(&model, &corpus.test), model.size())
         }
         Unit::Word => {
+            if corpus.train.targets.contains(&crate::model::IGNORE) {
+                bail!("a word n-gram scores every character; this task scores only some (use unit: char)");
+            }
             let decode = |ids: &[i64]| -> String { ids.iter().filter_map(|&i| corpus.vocab.char(i)).collect() };
-            let train_text = decode(&corpus.train);
+            let train_text = decode(&corpus.train.ids);
             let model = WordNgram::fit(&train_text, *order, smoothing(b))?;
-            let sample: String = train_text.chars().take(val_ids.len()).collect();
+            let sample: String = train_text.chars().take(val.len()).collect();
             (
                 model.evaluate(&sample),
-                model.evaluate(&decode(val_ids)),
-                model.evaluate(&decode(&corpus.test)),
+                model.evaluate(&decode(&val.ids)),
+                model.evaluate(&decode(&corpus.test.ids)),
                 model.size(),
             )
         }

@@ -101,7 +101,16 @@ pub fn trials(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
         if out.iter().any(|t| t.id == id) {
             return Err(loaded.error(&format!("baselines.{i}"), "repeats an earlier baseline"));
         }
-        out.push(Trial { id, variant: b.label(), params: Default::default(), spec: base.clone(), baseline: Some(b) });
+        out.push(Trial {
+            id,
+            variant: b.label(),
+            label: None,
+            variant_keys: Vec::new(),
+            params: Default::default(),
+            sampled: Default::default(),
+            spec: base.clone(),
+            baseline: Some(b),
+        });
     }
     Ok(out)
 }

@@ -6,7 +6,9 @@
 //! resolved trials; a resolved trial is the same [`Spec`] with an empty sweep,
 //! and that is what gets written beside each trial's results.
 pub mod baseline;
+mod check;
 mod locate;
+pub mod random;
 pub mod sweep;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +43,31 @@ pub struct Spec {
     /// `sweep`, absent from resolved trials.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baselines: Vec<BaselineSpec>,
+    /// Defaults for `rnnlab report` (not part of any trial).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportSpec>,
+}
+
+/// How `rnnlab report` compares variants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSpec {
+    /// A `summary.csv` result column, e.g. `val_bpc`, `test_bpc`, `val_accuracy`.
+    pub metric: String,
+    /// The variant every other is tested against (default: the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// Equivalence margin as a fraction of the baseline's mean (0.02 = ±2%).
+    pub margin: f64,
+    pub alpha: f64,
+    /// Swept keys whose values get separate analyses (e.g. `data.source`).
+    pub split_by: Vec<String>,
+}
+
+impl Default for ReportSpec {
+    fn default() -> Self {
+        ReportSpec { metric: "val_bpc".into(), baseline: None, margin: 0.02, alpha: 0.05, split_by: vec![] }
+    }
 }
 
 /// What the network is trained to do.
@@ -92,8 +119,21 @@ pub enum Source {
         #[serde(default = "default_xml_depth")]
         max_depth: usize,
     },
+    /// Jozefowicz et al.'s arithmetic with distractor letters: `3e36d9-h1h3…=-13991064`;
+    /// only the result after `=` is scored.
+    Arithmetic {
+        #[serde(default = "default_synthetic_chars")]
+        chars: usize,
+        #[serde(default)]
+        seed: u64,
+        #[serde(default = "default_max_digits")]
+        max_digits: usize,
+        /// Probability of each further distractor letter before an operand character.
+        #[serde(default = "default_distractor")]
+        distractor: f64,
+    },
     /// Memorization lines `abcde=abcde`: the part after `=` is predictable
-    /// only by remembering the random part before it.
+    /// only by remembering the random part before it, and only it is scored.
     Copy {
         #[serde(default = "default_synthetic_chars")]
         chars: usize,
@@ -114,6 +154,12 @@ fn default_synthetic_chars() -> usize {
 }
 fn default_xml_depth() -> usize {
     50
+}
+fn default_max_digits() -> usize {
+    8
+}
+fn default_distractor() -> f64 {
+    0.4
 }
 fn default_copy_length() -> usize {
     5
@@ -136,23 +182,69 @@ impl Default for Split {
     }
 }
 
+/// The recurrent cell. The first four run on libtorch's fused kernels
+/// (cuDNN on CUDA); the rest are written out from their equations in
+/// `src/model/` and run step by step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cell {
     RnnTanh,
     RnnRelu,
+    /// PyTorch's LSTM (no peepholes).
     Lstm,
+    /// PyTorch's GRU (reset gate applied after the recurrent product).
     Gru,
+    /// Greff et al.'s vanilla LSTM: input, forget and output gates, peepholes.
+    LstmVanilla,
+    /// Vanilla without the input gate (NIG).
+    LstmNig,
+    /// No forget gate (NFG).
+    LstmNfg,
+    /// No output gate (NOG).
+    LstmNog,
+    /// No input activation function (NIAF).
+    LstmNiaf,
+    /// No output activation function (NOAF).
+    LstmNoaf,
+    /// No peepholes (NP): the same function as `lstm`.
+    LstmNp,
+    /// Coupled input and forget gate, f = 1 − i (CIFG).
+    LstmCifg,
+    /// Full gate recurrence: gates also read the previous step's gates (FGR).
+    LstmFgr,
+    /// The GRU of the lecture and of Cho et al. (2014): the reset gate scales
+    /// the previous state before the recurrent product.
+    GruLecture,
+    /// Jozefowicz et al.'s (2015) evolved architectures.
+    Mut1,
+    Mut2,
+    Mut3,
 }
 
 impl Cell {
-    /// Gate blocks stacked in `weight_ih` (PyTorch layout).
-    pub fn gates(self) -> i64 {
-        match self {
-            Cell::RnnTanh | Cell::RnnRelu => 1,
-            Cell::Lstm => 4,
-            Cell::Gru => 3,
-        }
+    /// Runs on libtorch's fused kernels.
+    pub fn is_fused(self) -> bool {
+        matches!(self, Cell::RnnTanh | Cell::RnnRelu | Cell::Lstm | Cell::Gru)
+    }
+
+    /// Has an LSTM forget gate whose bias `forget_bias` can set.
+    pub fn has_forget_gate(self) -> bool {
+        matches!(
+            self,
+            Cell::Lstm
+                | Cell::LstmVanilla
+                | Cell::LstmNig
+                | Cell::LstmNog
+                | Cell::LstmNiaf
+                | Cell::LstmNoaf
+                | Cell::LstmNp
+                | Cell::LstmFgr
+        )
+    }
+
+    /// Adds the raw input to a hidden-size vector, so needs input size = hidden.
+    pub fn needs_input_equal_hidden(self) -> bool {
+        matches!(self, Cell::Mut1 | Cell::Mut2)
     }
 }
 
@@ -180,6 +272,14 @@ pub struct ModelSpec {
     pub input: InputEncoding,
     /// Size of the learned embedding when `input: embedding`.
     pub embedding_size: usize,
+    /// Initial forget-gate bias of LSTM cells (Jozefowicz et al.'s LSTM-b
+    /// uses 1.0); `null` keeps the default initialisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forget_bias: Option<f64>,
+    /// Solve `hidden` so the whole model has about this many parameters
+    /// (the `hidden` key is then ignored), so cells compare at equal size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param_budget: Option<usize>,
 }
 
 impl Default for ModelSpec {
@@ -193,6 +293,8 @@ impl Default for ModelSpec {
             reverse_input: false,
             input: InputEncoding::Onehot,
             embedding_size: 64,
+            forget_bias: None,
+            param_budget: None,
         }
     }
 }
@@ -300,20 +402,36 @@ impl TrainSpec {
     }
 }
 
-/// Grid axes over dotted keys and the seeds every grid point is run with.
+/// What to sweep: named variants × grid axes over dotted keys × random
+/// samples, each run with every seed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
+    /// Named points, e.g. `{label: lstm-b, model.cell: lstm, model.forget_bias: 1.0}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<VariantSpec>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub grid: IndexMap<String, Vec<serde_yaml::Value>>,
+    /// Random search: `trials` samples of `params` per variant × grid point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<random::RandomSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seeds: Vec<u64>,
 }
 
 impl SweepSpec {
     pub fn is_empty(&self) -> bool {
-        self.grid.is_empty() && self.seeds.is_empty()
+        self.variants.is_empty() && self.grid.is_empty() && self.random.is_none() && self.seeds.is_empty()
     }
+}
+
+/// A named sweep point: dotted keys and values, and an optional label.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VariantSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(flatten)]
+    pub keys: IndexMap<String, serde_yaml::Value>,
 }
 
 /// A spec problem, naming the field and, where found, the line in the file.
@@ -379,165 +497,6 @@ fn field_or_root(field: &str) -> String {
         "(top level)".to_string()
     } else {
         field.to_string()
-    }
-}
-
-impl Spec {
-    /// Checks the values serde cannot: ranges, combinations, the budget.
-    /// Returns `(field, message)` for the first problem found.
-    pub fn check(&self) -> Result<(), (String, String)> {
-        let err = |field: &str, msg: &str| Err((field.to_string(), msg.to_string()));
-        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return err("name", "use letters, digits, '-', '_' or '.' (it names the results directory)");
-        }
-        self.check_data()?;
-        for (i, b) in self.baselines.iter().enumerate() {
-            b.check().map_err(|(f, m)| (format!("baselines.{i}.{f}"), m))?;
-        }
-        let m = &self.model;
-        if m.hidden == 0 {
-            return err("model.hidden", "must be at least 1");
-        }
-        if m.layers == 0 {
-            return err("model.layers", "must be at least 1");
-        }
-        if !(0.0..1.0).contains(&m.dropout) {
-            return err("model.dropout", "must be in [0, 1)");
-        }
-        if m.input == InputEncoding::Embedding && m.embedding_size == 0 {
-            return err("model.embedding_size", "must be at least 1");
-        }
-        if m.bidirectional && self.task.predicts_next_token() {
-            return err(
-                "model.bidirectional",
-                "a bidirectional model cannot be trained on next-token prediction: its backward \
-                 direction reads the very character it must predict, so the loss would be \
-                 meaningless; use a one-directional model for language modelling",
-            );
-        }
-        self.check_train()
-    }
-
-    fn check_data(&self) -> Result<(), (String, String)> {
-        let err = |field: &str, msg: String| Err((field.to_string(), msg));
-        let s = self.data.split;
-        for (name, v) in [("train", s.train), ("val", s.val), ("test", s.test)] {
-            if !(v > 0.0 && v < 1.0) {
-                return err(&format!("data.split.{name}"), format!("must be in (0, 1), got {v}"));
-            }
-        }
-        if ((s.train + s.val + s.test) - 1.0).abs() > 1e-6 {
-            return err("data.split", format!("fractions must sum to 1, got {}", s.train + s.val + s.test));
-        }
-        if self.data.max_chars == Some(0) {
-            return err("data.max_chars", "must be at least 1".into());
-        }
-        match &self.data.source {
-            Source::Builtin { name } if !crate::data::builtin::NAMES.contains(&name.as_str()) => err(
-                "data.source.name",
-                format!("unknown built-in corpus '{name}'; known: {}", crate::data::builtin::NAMES.join(", ")),
-            ),
-            Source::File { path } if path.as_os_str().is_empty() => {
-                err("data.source.path", "must name a UTF-8 text file".into())
-            }
-            Source::Xml { chars, max_depth, .. } => {
-                if *chars < 100 {
-                    return err("data.source.chars", "must be at least 100".into());
-                }
-                if *max_depth == 0 {
-                    return err("data.source.max_depth", "must be at least 1".into());
-                }
-                Ok(())
-            }
-            Source::Copy { chars, length, symbols, .. } => {
-                if *chars < 100 {
-                    return err("data.source.chars", "must be at least 100".into());
-                }
-                if *length == 0 {
-                    return err("data.source.length", "must be at least 1".into());
-                }
-                if !(2..=26).contains(symbols) {
-                    return err("data.source.symbols", "must be between 2 and 26".into());
-                }
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn check_train(&self) -> Result<(), (String, String)> {
-        let err = |field: &str, msg: &str| Err((field.to_string(), msg.to_string()));
-        let t = &self.train;
-        if !(t.lr > 0.0 && t.lr.is_finite()) {
-            return err("train.lr", "must be a positive number");
-        }
-        if let Some(m) = t.momentum {
-            if !matches!(t.optimizer, Optimizer::Momentum | Optimizer::Nesterov | Optimizer::Rmsprop) {
-                return err("train.momentum", "only momentum, nesterov and rmsprop use momentum");
-            }
-            if !(0.0..1.0).contains(&m) {
-                return err("train.momentum", "must be in [0, 1)");
-            }
-        }
-        if t.weight_decay < 0.0 {
-            return err("train.weight_decay", "must be >= 0");
-        }
-        match t.lr_schedule {
-            LrSchedule::Step { every, gamma } => {
-                if every == 0 {
-                    return err("train.lr_schedule.every", "must be at least 1");
-                }
-                if !(gamma > 0.0 && gamma <= 1.0) {
-                    return err("train.lr_schedule.gamma", "must be in (0, 1]");
-                }
-            }
-            LrSchedule::Exponential { gamma } if !(gamma > 0.0 && gamma <= 1.0) => {
-                return err("train.lr_schedule.gamma", "must be in (0, 1]");
-            }
-            LrSchedule::Cosine { min_lr } if !(min_lr >= 0.0 && min_lr < t.lr) => {
-                return err("train.lr_schedule.min_lr", "must be in [0, lr)");
-            }
-            _ => {}
-        }
-        if let Some(c) = t.clip_grad_norm {
-            if c.is_nan() || c <= 0.0 {
-                return err("train.clip_grad_norm", "must be positive (or null to disable clipping)");
-            }
-        }
-        if t.batch_size == 0 {
-            return err("train.batch_size", "must be at least 1");
-        }
-        if t.bptt == 0 {
-            return err("train.bptt", "must be at least 1");
-        }
-        match (t.steps, t.epochs) {
-            (None, None) => return err("train.steps", "give a budget: train.steps or train.epochs"),
-            (Some(_), Some(_)) => return err("train.epochs", "give train.steps or train.epochs, not both"),
-            (Some(0), _) => return err("train.steps", "must be at least 1"),
-            (_, Some(e)) if e.is_nan() || e <= 0.0 => return err("train.epochs", "must be positive"),
-            _ => {}
-        }
-        if t.eval_every == 0 {
-            return err("train.eval_every", "must be at least 1");
-        }
-        if t.log_every == 0 {
-            return err("train.log_every", "must be at least 1");
-        }
-        if t.checkpoint_every == Some(0) {
-            return err("train.checkpoint_every", "must be at least 1");
-        }
-        if t.eval_chars == Some(0) {
-            return err("train.eval_chars", "must be at least 1");
-        }
-        Ok(())
-    }
-
-    /// The text file this spec reads, if any (a relative path is relative to the working directory).
-    pub fn data_path(&self) -> Option<&Path> {
-        match &self.data.source {
-            Source::File { path } => Some(path),
-            _ => None,
-        }
     }
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 use sha2::{Digest, Sha256};
 
+pub use super::random::{Distribution, RandomSpec};
 use super::{Loaded, Spec, SpecError, SweepSpec};
 
 /// One point of the sweep, fully resolved: what a trial directory records.
@@ -16,8 +17,17 @@ pub struct Trial {
     pub id: String,
     /// Label shared by all seeds of a grid point, e.g. `cell=lstm layers=2`.
     pub variant: String,
-    /// The swept keys and their values at this point (seed included).
+    /// The variant's explicit label (`sweep.variants[].label`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Keys set by that named variant (the label stands for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variant_keys: Vec<String>,
+    /// The swept keys that define the variant and their values, then the seed.
     pub params: IndexMap<String, Value>,
+    /// Values drawn by random search for this trial.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub sampled: IndexMap<String, Value>,
     pub spec: Spec,
     /// Set for a baseline's pseudo-trial (fitted, not trained; `spec.model`
     /// and `spec.train` do not apply to it).
@@ -47,49 +57,64 @@ pub fn apply_overrides(loaded: &Loaded, overrides: &[String]) -> Result<Loaded, 
     Ok(Loaded { spec, ..loaded.clone() })
 }
 
+/// One sweep point before seeds: a named variant, grid values and, with
+/// random search, one sample of the random axes.
+#[derive(Debug, Clone)]
+struct Point {
+    /// The variant's `label`, if it gave one.
+    label: Option<String>,
+    /// Variant keys, then grid axes: what defines the variant.
+    fixed: Vec<(String, Value)>,
+    /// The keys among `fixed` set by the named variant.
+    variant_keys: Vec<String>,
+    /// Random-search values and the sample's index.
+    sampled: Vec<(String, Value)>,
+    sample: Option<usize>,
+}
+
 /// Expands and validates every trial; the first invalid point is an error
 /// naming the field and, for swept values, the sweep point.
 pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
     let spec = &loaded.spec;
     spec.check().map_err(|(field, msg)| loaded.error(&field, msg))?;
-    let SweepSpec { grid, seeds } = &spec.sweep;
-    for (key, values) in grid {
-        if values.is_empty() {
-            return Err(loaded.error(&format!("sweep.grid.{key}"), "needs at least one value"));
-        }
-        if key == "train.seed" {
-            return Err(loaded.error("sweep.grid", "list seeds under sweep.seeds, not as a grid axis"));
-        }
-    }
+    check_sweep(loaded)?;
     let mut base = spec.clone();
     base.sweep = SweepSpec::default();
+    base.report = None;
     base.baselines.clear();
     let base_value = to_value(&base);
-    let seeds = if seeds.is_empty() { vec![spec.train.seed] } else { seeds.clone() };
+    let sweep = &spec.sweep;
+    let seeds = if sweep.seeds.is_empty() { vec![spec.train.seed] } else { sweep.seeds.clone() };
 
     let mut trials = Vec::new();
-    for point in cartesian(grid) {
+    for point in points(sweep) {
         for &seed in &seeds {
             let mut value = base_value.clone();
-            let mut params = IndexMap::new();
-            for (key, v) in &point {
-                set_dotted(&mut value, key, v.clone())
-                    .map_err(|msg| loaded.error(&format!("sweep.grid.{key}"), msg))?;
-                params.insert(key.clone(), v.clone());
+            for (key, v) in point.fixed.iter().chain(&point.sampled) {
+                set_dotted(&mut value, key, v.clone()).map_err(|msg| loaded.error(&format!("sweep.{key}"), msg))?;
             }
             set_dotted(&mut value, "train.seed", Value::from(seed)).expect("train.seed exists");
-            params.insert("train.seed".into(), Value::from(seed));
-            let where_ = describe(&point);
+            let where_ = describe(&point.fixed.iter().chain(&point.sampled).cloned().collect::<Vec<_>>());
+            let all: Vec<(String, Value)> = point.fixed.iter().chain(&point.sampled).cloned().collect();
             let trial_spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| {
                 let field = e.path().to_string();
-                loaded.error(&sweep_field(&point, &field), format!("{where_}: {}", e.into_inner()))
+                loaded.error(&sweep_field(sweep, &all, &field), format!("{where_}: {}", e.into_inner()))
             })?;
             trial_spec
                 .check()
-                .map_err(|(field, msg)| loaded.error(&sweep_field(&point, &field), format!("{where_}: {msg}")))?;
-            let variant = variant_label(&point);
-            let id = trial_id(&point, seed, &trial_spec);
-            trials.push(Trial { id, variant, params, spec: trial_spec, baseline: None });
+                .map_err(|(field, msg)| loaded.error(&sweep_field(sweep, &all, &field), format!("{where_}: {msg}")))?;
+            let mut params: IndexMap<String, Value> = point.fixed.iter().cloned().collect();
+            params.insert("train.seed".into(), Value::from(seed));
+            trials.push(Trial {
+                id: trial_id(&point, seed, &trial_spec),
+                variant: label(point.label.as_deref(), &point.fixed, &point.variant_keys),
+                label: point.label.clone(),
+                variant_keys: point.variant_keys.clone(),
+                params,
+                sampled: point.sampled.iter().cloned().collect(),
+                spec: trial_spec,
+                baseline: None,
+            });
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -101,10 +126,95 @@ pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
     Ok(trials)
 }
 
-/// The field to blame: the grid axis if the bad value came from the sweep.
-fn sweep_field(point: &[(String, Value)], field: &str) -> String {
+fn check_sweep(loaded: &Loaded) -> Result<(), SpecError> {
+    let sweep = &loaded.spec.sweep;
+    for (key, values) in &sweep.grid {
+        if values.is_empty() {
+            return Err(loaded.error(&format!("sweep.grid.{key}"), "needs at least one value"));
+        }
+        if key == "train.seed" {
+            return Err(loaded.error("sweep.grid", "list seeds under sweep.seeds, not as a grid axis"));
+        }
+    }
+    let mut labels = std::collections::HashSet::new();
+    for (i, v) in sweep.variants.iter().enumerate() {
+        if v.keys.is_empty() && v.label.is_none() {
+            return Err(loaded.error("sweep.variants", format!("variant {i} is empty")));
+        }
+        if let Some(l) = &v.label {
+            if !labels.insert(l) {
+                return Err(loaded.error("sweep.variants", format!("label '{l}' is used twice")));
+            }
+        }
+        if let Some(k) = v.keys.keys().find(|k| sweep.grid.contains_key(*k)) {
+            return Err(loaded.error("sweep.variants", format!("'{k}' is both a variant key and a grid axis")));
+        }
+    }
+    if let Some(r) = &sweep.random {
+        if r.trials == 0 {
+            return Err(loaded.error("sweep.random.trials", "must be at least 1"));
+        }
+        if r.params.is_empty() {
+            return Err(loaded.error("sweep.random.params", "name at least one key to sample"));
+        }
+        for (key, dist) in &r.params {
+            dist.check().map_err(|msg| loaded.error(&format!("sweep.random.params.{key}"), msg))?;
+            if sweep.grid.contains_key(key) || sweep.variants.iter().any(|v| v.keys.contains_key(key)) {
+                return Err(loaded.error("sweep.random.params", format!("'{key}' is both sampled and swept")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Variants × grid points × random samples, in that nesting order.
+fn points(sweep: &SweepSpec) -> Vec<Point> {
+    type Named = (Option<String>, Vec<(String, Value)>);
+    let variants: Vec<Named> = if sweep.variants.is_empty() {
+        vec![(None, vec![])]
+    } else {
+        sweep.variants.iter().map(|v| (v.label.clone(), v.keys.clone().into_iter().collect())).collect()
+    };
+    let mut out = Vec::new();
+    for (label_, keys) in &variants {
+        let variant_keys: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+        for grid_point in cartesian(&sweep.grid) {
+            let fixed: Vec<(String, Value)> = keys.iter().cloned().chain(grid_point).collect();
+            match &sweep.random {
+                None => out.push(Point {
+                    label: label_.clone(),
+                    fixed,
+                    variant_keys: variant_keys.clone(),
+                    sampled: vec![],
+                    sample: None,
+                }),
+                Some(r) => {
+                    let name = label(label_.as_deref(), &fixed, &variant_keys);
+                    for k in 0..r.trials {
+                        let sampled = r.sample(&name, k);
+                        out.push(Point {
+                            label: label_.clone(),
+                            fixed: fixed.clone(),
+                            variant_keys: variant_keys.clone(),
+                            sampled,
+                            sample: Some(k),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The field to blame: the sweep section a bad value came from, if it did.
+fn sweep_field(sweep: &SweepSpec, point: &[(String, Value)], field: &str) -> String {
     match point.iter().find(|(k, _)| field.starts_with(k.as_str())) {
-        Some((k, _)) => format!("sweep.grid.{k}"),
+        Some((k, _)) if sweep.grid.contains_key(k) => format!("sweep.grid.{k}"),
+        Some((k, _)) if sweep.random.as_ref().is_some_and(|r| r.params.contains_key(k)) => {
+            format!("sweep.random.params.{k}")
+        }
+        Some((k, _)) => format!("sweep.variants.{k}"),
         None => field.to_string(),
     }
 }
@@ -117,21 +227,45 @@ fn describe(point: &[(String, Value)]) -> String {
     format!("sweep point {}", parts.join(", "))
 }
 
-fn variant_label(point: &[(String, Value)]) -> String {
-    if point.is_empty() {
-        return "base".into();
+/// A variant's name: its `label` if given, then `key=value` for the other
+/// axes (last segment of each dotted key), e.g. `lstm-b data=xml`.
+/// A labelled variant's own keys are named by the label and not repeated.
+pub fn label(label: Option<&str>, fixed: &[(String, Value)], variant_keys: &[String]) -> String {
+    let mut parts: Vec<String> = label.map(|l| vec![l.to_string()]).unwrap_or_default();
+    let shown = fixed.iter().filter(|(k, _)| label.is_none() || !variant_keys.contains(k));
+    parts.extend(shown.map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), short_value(v))));
+    if parts.is_empty() {
+        "base".into()
+    } else {
+        parts.join(" ")
     }
-    let parts: Vec<String> =
-        point.iter().map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), scalar(v))).collect();
-    parts.join(" ")
 }
 
-/// `lstm-2-s1-3fa2c1`: swept values, seed, and 6 hex digits of the spec hash.
-fn trial_id(point: &[(String, Value)], seed: u64, spec: &Spec) -> String {
-    let mut parts: Vec<String> = point.iter().map(|(_, v)| slug(&scalar(v))).collect();
+/// `lstm-2-r3-s1-3fa2c1`: label or values, random-sample index, seed, and
+/// 6 hex digits of the spec hash.
+fn trial_id(point: &Point, seed: u64, spec: &Spec) -> String {
+    let mut parts: Vec<String> = point.label.iter().map(|l| slug(l)).collect();
+    let shown = point.fixed.iter().filter(|(k, _)| point.label.is_none() || !point.variant_keys.contains(k));
+    parts.extend(shown.map(|(_, v)| slug(&short_value(v))));
+    if let Some(k) = point.sample {
+        parts.push(format!("r{k}"));
+    }
     parts.push(format!("s{seed}"));
     parts.push(spec_hash(spec)[..6].to_string());
     parts.join("-")
+}
+
+/// A value as a short label: scalars as they are, a mapping by its `kind`
+/// or `name` when it has one (`{kind: xml, ...}` → `xml`).
+fn short_value(v: &Value) -> String {
+    if let Value::Mapping(m) = v {
+        for key in ["name", "kind"] {
+            if let Some(Value::String(s)) = m.get(key) {
+                return s.clone();
+            }
+        }
+    }
+    scalar(v)
 }
 
 /// SHA-256 of the canonical JSON of what affects the numbers: everything
@@ -148,7 +282,8 @@ pub fn spec_hash(spec: &Spec) -> String {
 }
 
 fn slug(s: &str) -> String {
-    let out: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
+    let out: String =
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
     out.trim_matches('_').to_string()
 }
 
@@ -281,5 +416,40 @@ mod tests {
         assert_eq!(o.spec.train.steps, Some(3));
         assert!(apply_overrides(&load(BASE), &["model.hidden".into()]).is_err());
         assert!(apply_overrides(&load(BASE), &["model.hidden=-1".into()]).is_err());
+    }
+
+    #[test]
+    fn named_variants_cross_the_grid() {
+        let src = format!(
+            "{BASE}sweep:\n  variants:\n    - {{model.cell: lstm}}\n    - {{label: lstm-b, model.cell: lstm, model.forget_bias: 1.0}}\n  grid:\n    model.layers: [1, 2]\n"
+        );
+        let trials = expand(&load(&src)).unwrap();
+        assert_eq!(trials.len(), 4);
+        assert_eq!(trials[0].variant, "cell=lstm layers=1");
+        assert_eq!(trials[2].variant, "lstm-b layers=1");
+        assert_eq!(trials[2].label.as_deref(), Some("lstm-b"));
+        assert_eq!(trials[3].spec.model.forget_bias, Some(1.0));
+        assert!(trials[2].id.starts_with("lstm-b-1-s0-"), "{}", trials[2].id);
+        let bad = format!("{BASE}sweep:\n  variants:\n    - {{model.cell: lstm}}\n  grid:\n    model.cell: [gru]\n");
+        assert!(expand(&load(&bad)).unwrap_err().message.contains("both a variant key and a grid axis"));
+    }
+
+    #[test]
+    fn random_search_samples_per_variant_reproducibly() {
+        let src = format!(
+            "{BASE}sweep:\n  grid:\n    model.cell: [lstm, gru]\n  random:\n    trials: 3\n    params:\n      train.lr: {{log_uniform: [1.0e-4, 1.0e-2]}}\n  seeds: [1, 2]\n"
+        );
+        let a = expand(&load(&src)).unwrap();
+        assert_eq!(a.len(), 12);
+        assert_eq!(a, expand(&load(&src)).unwrap());
+        // Seeds of one sample share its draw; samples and variants differ.
+        assert_eq!(a[0].sampled, a[1].sampled);
+        assert_ne!(a[0].sampled, a[2].sampled);
+        assert_ne!(a[0].sampled, a[6].sampled);
+        assert_eq!(a[0].spec.train.lr, a[0].sampled["train.lr"].as_f64().unwrap());
+        assert!(a[2].id.starts_with("lstm-r1-s1-"), "{}", a[2].id);
+        assert_eq!(a[2].variant, "cell=lstm");
+        let bad = src.replace("[1.0e-4, 1.0e-2]", "[0.0, 1.0e-2]");
+        assert_eq!(expand(&load(&bad)).unwrap_err().field, "sweep.random.params.train.lr");
     }
 }

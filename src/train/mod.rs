@@ -11,7 +11,7 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::data::{self, Corpus, Windows};
+use crate::data::{self, Corpus, Split, Windows};
 use crate::metrics::{bits, perplexity};
 use crate::model::{self, CharRnn, State};
 use crate::spec::Spec;
@@ -65,6 +65,17 @@ impl TrainLog {
     }
 }
 
+/// The result of one training step, on the device.
+pub struct StepOut {
+    /// Summed cross-entropy (nats) over the scored targets.
+    pub loss_sum: Tensor,
+    /// Number of scored targets.
+    pub scored: Tensor,
+    pub grad_norm: Tensor,
+    /// Characters read (scored or not), for throughput.
+    pub tokens: usize,
+}
+
 /// What the loop reports as it goes; returning an error stops training.
 pub trait Observer {
     fn train(&mut self, log: &TrainLog) -> Result<()>;
@@ -107,6 +118,8 @@ pub struct Trainer<'a> {
     device: Device,
     vs: nn::VarStore,
     model: CharRnn,
+    /// The hidden size trained (solved from `param_budget` if given).
+    hidden: usize,
     opt: optim::Optimizer,
     vars: Vec<Tensor>,
     windows: Windows,
@@ -123,19 +136,37 @@ impl<'a> Trainer<'a> {
             tch::Cuda::manual_seed_all(spec.train.seed);
         }
         let vs = nn::VarStore::new(device);
-        let model = CharRnn::new(&vs.root(), &spec.model, corpus.vocab.len());
+        let model_spec = model::resolve(&spec.model, corpus.vocab.len())?;
+        let model = CharRnn::new(&vs.root(), &model_spec, corpus.vocab.len());
         let params = named_variables(&vs);
         let vars = params.iter().map(|(_, t)| t.shallow_clone()).collect();
         let opt = optim::Optimizer::new(params, &spec.train);
         let batch = spec.train.batch_size;
-        let windows = Windows::new(data::streams(&corpus.train, batch).to_device(device), spec.train.bptt);
+        let windows = Windows::new(
+            data::streams(&corpus.train.ids, batch).to_device(device),
+            data::streams(&corpus.train.targets, batch).to_device(device),
+            spec.train.bptt,
+        );
         let total_steps = match (spec.train.steps, spec.train.epochs) {
             (Some(s), _) => s,
             (None, Some(e)) => ((e * windows.per_epoch() as f64).ceil() as usize).max(1),
             (None, None) => anyhow::bail!("train: no budget (train.steps or train.epochs)"),
         };
         let state = model.zero_state(batch as i64);
-        Ok(Trainer { spec, corpus, device, vs, model, opt, vars, windows, state, total_steps, resume: None })
+        Ok(Trainer {
+            spec,
+            corpus,
+            device,
+            vs,
+            model,
+            hidden: model_spec.hidden,
+            opt,
+            vars,
+            windows,
+            state,
+            total_steps,
+            resume: None,
+        })
     }
 
     /// Continues from a snapshot (see [`Trainer::snapshot`]) on the next [`Trainer::run`].
@@ -148,10 +179,7 @@ impl<'a> Trainer<'a> {
         self.opt.load_state(snapshot.optimizer)?;
         // A zero state's h and c share storage; restore into separate tensors.
         let zero = self.model.zero_state(self.spec.train.batch_size as i64);
-        let state = match zero {
-            State::Lstm { h, c } => State::Lstm { h: h.copy(), c: c.copy() },
-            State::Hidden(h) => State::Hidden(h.copy()),
-        };
+        let state = State(zero.0.iter().map(|t| t.copy()).collect());
         load_named(&state_tensors(&state), snapshot.hidden, "hidden state")?;
         self.state = state;
         self.windows.seek(p.window_offset, p.epoch);
@@ -163,6 +191,10 @@ impl<'a> Trainer<'a> {
         self.total_steps
     }
 
+    pub fn hidden(&self) -> usize {
+        self.hidden
+    }
+
     pub fn parameter_count(&self) -> i64 {
         model::parameter_count(&self.vs)
     }
@@ -171,10 +203,9 @@ impl<'a> Trainer<'a> {
         &self.vs
     }
 
-    /// One optimizer step on the next window. Returns the window's summed
-    /// loss and the gradient norm as device scalars (no host sync), and the
-    /// number of target characters.
-    pub fn step(&mut self, step: usize) -> (Tensor, Tensor, usize) {
+    /// One optimizer step on the next window. Sums stay on the device (no
+    /// host sync) so steps queue up on a GPU.
+    pub fn step(&mut self, step: usize) -> StepOut {
         let window = self.windows.next_window();
         if window.starts_epoch {
             self.state = self.model.zero_state(self.spec.train.batch_size as i64);
@@ -183,38 +214,42 @@ impl<'a> Trainer<'a> {
         let lr = optim::lr_at(&self.spec.train, step, self.total_steps);
         let (logits, state) = self.model.forward(&window.input, &self.state, true);
         let (loss_sum, _) = model::loss_and_correct(&logits, &window.target);
-        let chars = window.target.numel();
+        let scored = window.target.ne(model::IGNORE).sum(Kind::Float);
         self.opt.zero_grad();
-        (&loss_sum / chars as f64).backward();
+        (&loss_sum / scored.clamp_min(1.0)).backward();
         let grad_norm = optim::clip_grad_norm(&self.vars, self.spec.train.clip_grad_norm);
         self.opt.step(lr);
         self.state = state.detach();
-        (loss_sum.detach(), grad_norm, chars)
+        StepOut { loss_sum: loss_sum.detach(), scored, grad_norm, tokens: window.input.numel() }
     }
 
-    /// Mean loss and accuracy over `ids` (the first `max_chars` of them if
-    /// given), read as `batch` parallel streams from a zero state, without
-    /// gradients and with dropout off.
-    pub fn evaluate(&self, ids: &[i64], max_chars: Option<usize>) -> Eval {
-        let ids = &ids[..max_chars.unwrap_or(ids.len()).min(ids.len())];
-        let rows = data::streams(ids, self.spec.train.batch_size).to_device(self.device);
+    /// Mean loss and accuracy over the scored characters of `split` (its
+    /// first `max_chars` if given), read as `batch` parallel streams from a
+    /// zero state, without gradients and with dropout off.
+    pub fn evaluate(&self, split: &Split, max_chars: Option<usize>) -> Eval {
+        let split = split.head(max_chars.unwrap_or(split.len()));
+        let batch = self.spec.train.batch_size;
+        let rows = data::streams(&split.ids, batch).to_device(self.device);
+        let targets = data::streams(&split.targets, batch).to_device(self.device);
         let chunk = self.spec.train.bptt.max(256) as i64;
         tch::no_grad(|| {
             let (batch, len) = (rows.size()[0], rows.size()[1]);
             let mut state = self.model.zero_state(batch);
-            let mut loss = Tensor::zeros([], (Kind::Float, self.device));
-            let mut correct = Tensor::zeros([], (Kind::Float, self.device));
+            let zero = || Tensor::zeros([], (Kind::Float, self.device));
+            let (mut loss, mut correct, mut scored) = (zero(), zero(), zero());
             let mut pos = 0;
             while pos < len - 1 {
                 let n = chunk.min(len - 1 - pos);
                 let (logits, next) = self.model.forward(&rows.narrow(1, pos, n), &state, false);
-                let (l, c) = model::loss_and_correct(&logits, &rows.narrow(1, pos + 1, n));
+                let target = targets.narrow(1, pos + 1, n);
+                let (l, c) = model::loss_and_correct(&logits, &target);
                 loss += l;
                 correct += c;
+                scored += target.ne(model::IGNORE).sum(Kind::Float);
                 state = next;
                 pos += n;
             }
-            let chars = (batch * (len - 1)).max(1) as f64;
+            let chars = f64::try_from(scored).unwrap_or(0.0).max(1.0);
             Eval {
                 loss: f64::try_from(loss).unwrap_or(f64::NAN) / chars,
                 accuracy: f64::try_from(correct).unwrap_or(f64::NAN) / chars,
@@ -257,13 +292,13 @@ impl<'a> Trainer<'a> {
         };
         for step in first..=total {
             let lr = optim::lr_at(t, step - 1, total);
-            let (loss, norm, chars) = self.step(step - 1);
-            interval.add(&loss, &norm, chars);
+            let out = self.step(step - 1);
+            interval.add(&out);
             report.steps = step;
             if step % log_every == 0 || step == total {
                 let (log, seconds) = interval.finish(step, lr, &self.windows, start);
                 train_time += seconds;
-                train_tokens += interval.chars;
+                train_tokens += interval.tokens;
                 interval = Interval::new(self.device);
                 observer.train(&log)?;
                 report.last_train = Some(log);
@@ -336,8 +371,9 @@ impl<'a> Trainer<'a> {
             last_train: report.last_train,
             interval_loss: f64::try_from(&interval.loss).unwrap_or(f64::NAN),
             interval_grad_norm: f64::try_from(&interval.norm).unwrap_or(f64::NAN),
+            interval_scored: f64::try_from(&interval.scored).unwrap_or(0.0),
             interval_steps: interval.steps,
-            interval_chars: interval.chars,
+            interval_tokens: interval.tokens,
             train_time_s,
             train_tokens,
             seed: self.spec.train.seed,
@@ -370,37 +406,41 @@ fn track_best(best: &mut Option<(usize, Eval)>, step: usize, eval: Eval) -> bool
 /// Device-side sums over a logging interval, fetched once at its end.
 struct Interval {
     loss: Tensor,
+    scored: Tensor,
     norm: Tensor,
     steps: usize,
-    chars: usize,
+    tokens: usize,
     started: Instant,
 }
 
 impl Interval {
     fn new(device: Device) -> Interval {
         let zero = || Tensor::zeros([], (Kind::Float, device));
-        Interval { loss: zero(), norm: zero(), steps: 0, chars: 0, started: Instant::now() }
+        Interval { loss: zero(), scored: zero(), norm: zero(), steps: 0, tokens: 0, started: Instant::now() }
     }
 
     /// Continues the interval a checkpoint was taken in.
     fn resume(&mut self, p: &Position, device: Device) {
         let scalar = |v: f64| Tensor::from(v as f32).to_device(device);
         self.loss = scalar(p.interval_loss);
+        self.scored = scalar(p.interval_scored);
         self.norm = scalar(p.interval_grad_norm);
         self.steps = p.interval_steps;
-        self.chars = p.interval_chars;
+        self.tokens = p.interval_tokens;
     }
 
-    fn add(&mut self, loss: &Tensor, norm: &Tensor, chars: usize) {
-        self.loss += loss;
-        self.norm += norm;
+    fn add(&mut self, out: &StepOut) {
+        self.loss += &out.loss_sum;
+        self.scored += &out.scored;
+        self.norm += &out.grad_norm;
         self.steps += 1;
-        self.chars += chars;
+        self.tokens += out.tokens;
     }
 
     /// Syncs with the device and returns the interval's log and its duration.
     fn finish(&self, step: usize, lr: f64, windows: &Windows, run_start: Instant) -> (TrainLog, f64) {
-        let loss = f64::try_from(&self.loss).unwrap_or(f64::NAN) / self.chars.max(1) as f64;
+        let scored = f64::try_from(&self.scored).unwrap_or(0.0).max(1.0);
+        let loss = f64::try_from(&self.loss).unwrap_or(f64::NAN) / scored;
         let grad_norm = f64::try_from(&self.norm).unwrap_or(f64::NAN) / self.steps.max(1) as f64;
         let seconds = self.started.elapsed().as_secs_f64();
         let epoch = step as f64 / windows.per_epoch() as f64;
@@ -410,7 +450,7 @@ impl Interval {
             loss,
             grad_norm,
             lr,
-            tokens_per_s: self.chars as f64 / seconds.max(1e-9),
+            tokens_per_s: self.tokens as f64 / seconds.max(1e-9),
             elapsed_s: run_start.elapsed().as_secs_f64(),
         };
         (log, seconds)

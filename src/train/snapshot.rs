@@ -30,8 +30,11 @@ pub struct Position {
     /// Sums of the logging interval in progress (`f32` device values, exact in `f64`).
     pub interval_loss: f64,
     pub interval_grad_norm: f64,
+    /// Scored targets in the interval (the loss's denominator).
+    pub interval_scored: f64,
     pub interval_steps: usize,
-    pub interval_chars: usize,
+    /// Characters read in the interval, for its throughput.
+    pub interval_tokens: usize,
     pub train_time_s: f64,
     pub train_tokens: usize,
     /// Dropout randomness: libtorch is reseeded before every step with
@@ -67,12 +70,15 @@ pub fn named_variables(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
     named
 }
 
-/// The carried recurrent state as named tensors (`h`, and `c` for an LSTM).
+/// The carried recurrent state as named tensors: `h`, then `c` for an
+/// LSTM, then any further state of a hand-written cell (`s2`, …).
 pub(super) fn state_tensors(state: &State) -> Vec<(String, Tensor)> {
-    match state {
-        State::Lstm { h, c } => vec![("h".into(), h.shallow_clone()), ("c".into(), c.shallow_clone())],
-        State::Hidden(h) => vec![("h".into(), h.shallow_clone())],
-    }
+    let name = |i: usize| match i {
+        0 => "h".to_string(),
+        1 => "c".to_string(),
+        i => format!("s{i}"),
+    };
+    state.0.iter().enumerate().map(|(i, t)| (name(i), t.shallow_clone())).collect()
 }
 
 /// Copies `from` into the same-named, same-shaped tensors of `into`.

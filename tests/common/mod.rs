@@ -1,9 +1,14 @@
-//! Helpers shared by the end-to-end tests: run the binary, read its output.
-// Each test crate compiles this module on its own and uses only some of it.
+//! Helpers shared by the end-to-end tests: run the binary, read its CSVs.
 #![allow(dead_code)]
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rnnlab");
+pub const BIN: &str = env!("CARGO_BIN_EXE_rnnlab");
+
+/// Runs `rnnlab ARGS` in the crate root.
+pub fn rnnlab(args: &[&str]) -> Output {
+    rnnlab_env(args, &[])
+}
 
 /// Runs `rnnlab ARGS` in the crate root with extra environment variables.
 pub fn rnnlab_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
@@ -15,11 +20,24 @@ pub fn rnnlab_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("rnnlab runs")
 }
 
-pub fn rnnlab(args: &[&str]) -> Output {
-    rnnlab_env(args, &[])
-}
-
 /// Stdout then stderr, for assertion messages.
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+pub fn write_spec(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+pub fn summary_rows(exp: &Path) -> Vec<csv::StringRecord> {
+    let mut r = csv::Reader::from_path(exp.join("summary.csv")).unwrap();
+    r.records().map(|x| x.unwrap()).collect()
+}
+
+pub fn column(exp: &Path, name: &str) -> Vec<String> {
+    let mut r = csv::Reader::from_path(exp.join("summary.csv")).unwrap();
+    let idx = r.headers().unwrap().iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
+    r.records().map(|x| x.unwrap()[idx].to_string()).collect()
 }

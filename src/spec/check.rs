@@ -1,0 +1,200 @@
+//! Validation of what serde cannot check: ranges, combinations, budgets.
+//! Each problem names the field it is about.
+use std::path::Path;
+
+use super::{InputEncoding, LrSchedule, Optimizer, Source, Spec};
+
+impl Spec {
+    /// Checks the values serde cannot: ranges, combinations, the budget.
+    /// Returns `(field, message)` for the first problem found.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let err = |field: &str, msg: &str| Err((field.to_string(), msg.to_string()));
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return err("name", "use letters, digits, '-', '_' or '.' (it names the results directory)");
+        }
+        self.check_data()?;
+        for (i, b) in self.baselines.iter().enumerate() {
+            b.check().map_err(|(f, m)| (format!("baselines.{i}.{f}"), m))?;
+        }
+        let m = &self.model;
+        if m.hidden == 0 {
+            return err("model.hidden", "must be at least 1");
+        }
+        if m.layers == 0 {
+            return err("model.layers", "must be at least 1");
+        }
+        if !(0.0..1.0).contains(&m.dropout) {
+            return err("model.dropout", "must be in [0, 1)");
+        }
+        if m.input == InputEncoding::Embedding && m.embedding_size == 0 {
+            return err("model.embedding_size", "must be at least 1");
+        }
+        if let Some(fb) = m.forget_bias {
+            if !m.cell.has_forget_gate() {
+                return err("model.forget_bias", "only LSTM cells with a forget gate have a forget bias");
+            }
+            if !fb.is_finite() {
+                return err("model.forget_bias", "must be a finite number");
+            }
+        }
+        if m.param_budget == Some(0) {
+            return err("model.param_budget", "must be at least 1");
+        }
+        if m.cell.needs_input_equal_hidden() {
+            if m.param_budget.is_some() {
+                return err(
+                    "model.param_budget",
+                    "mut1 and mut2 tie the input size to hidden; give hidden and embedding_size instead of a budget",
+                );
+            }
+            let input_ok = m.input == InputEncoding::Embedding && m.embedding_size == m.hidden;
+            if !input_ok || (m.bidirectional && m.layers > 1) {
+                return err(
+                    "model.cell",
+                    "mut1 and mut2 add the raw input to a hidden-size vector, so their input size must equal \
+                     hidden: use `input: embedding` with `embedding_size` equal to `hidden` (and no bidirectional stack)",
+                );
+            }
+        }
+        if m.bidirectional && self.task.predicts_next_token() {
+            return err(
+                "model.bidirectional",
+                "a bidirectional model cannot be trained on next-token prediction: its backward \
+                 direction reads the very character it must predict, so the loss would be \
+                 meaningless; use a one-directional model for language modelling",
+            );
+        }
+        self.check_train()
+    }
+
+    fn check_data(&self) -> Result<(), (String, String)> {
+        let err = |field: &str, msg: String| Err((field.to_string(), msg));
+        let s = self.data.split;
+        for (name, v) in [("train", s.train), ("val", s.val), ("test", s.test)] {
+            if !(v > 0.0 && v < 1.0) {
+                return err(&format!("data.split.{name}"), format!("must be in (0, 1), got {v}"));
+            }
+        }
+        if ((s.train + s.val + s.test) - 1.0).abs() > 1e-6 {
+            return err("data.split", format!("fractions must sum to 1, got {}", s.train + s.val + s.test));
+        }
+        if self.data.max_chars == Some(0) {
+            return err("data.max_chars", "must be at least 1".into());
+        }
+        match &self.data.source {
+            Source::Builtin { name } if !crate::data::builtin::NAMES.contains(&name.as_str()) => err(
+                "data.source.name",
+                format!("unknown built-in corpus '{name}'; known: {}", crate::data::builtin::NAMES.join(", ")),
+            ),
+            Source::File { path } if path.as_os_str().is_empty() => {
+                err("data.source.path", "must name a UTF-8 text file".into())
+            }
+            Source::Xml { chars, max_depth, .. } => {
+                if *chars < 100 {
+                    return err("data.source.chars", "must be at least 100".into());
+                }
+                if *max_depth == 0 {
+                    return err("data.source.max_depth", "must be at least 1".into());
+                }
+                Ok(())
+            }
+            Source::Arithmetic { chars, max_digits, distractor, .. } => {
+                if *chars < 100 {
+                    return err("data.source.chars", "must be at least 100".into());
+                }
+                if !(1..=17).contains(max_digits) {
+                    return err("data.source.max_digits", "must be between 1 and 17".into());
+                }
+                if !(0.0..0.95).contains(distractor) {
+                    return err("data.source.distractor", "must be in [0, 0.95)".into());
+                }
+                Ok(())
+            }
+            Source::Copy { chars, length, symbols, .. } => {
+                if *chars < 100 {
+                    return err("data.source.chars", "must be at least 100".into());
+                }
+                if *length == 0 {
+                    return err("data.source.length", "must be at least 1".into());
+                }
+                if !(2..=26).contains(symbols) {
+                    return err("data.source.symbols", "must be between 2 and 26".into());
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn check_train(&self) -> Result<(), (String, String)> {
+        let err = |field: &str, msg: &str| Err((field.to_string(), msg.to_string()));
+        let t = &self.train;
+        if !(t.lr > 0.0 && t.lr.is_finite()) {
+            return err("train.lr", "must be a positive number");
+        }
+        if let Some(m) = t.momentum {
+            if !matches!(t.optimizer, Optimizer::Momentum | Optimizer::Nesterov | Optimizer::Rmsprop) {
+                return err("train.momentum", "only momentum, nesterov and rmsprop use momentum");
+            }
+            if !(0.0..1.0).contains(&m) {
+                return err("train.momentum", "must be in [0, 1)");
+            }
+        }
+        if t.weight_decay < 0.0 {
+            return err("train.weight_decay", "must be >= 0");
+        }
+        match t.lr_schedule {
+            LrSchedule::Step { every, gamma } => {
+                if every == 0 {
+                    return err("train.lr_schedule.every", "must be at least 1");
+                }
+                if !(gamma > 0.0 && gamma <= 1.0) {
+                    return err("train.lr_schedule.gamma", "must be in (0, 1]");
+                }
+            }
+            LrSchedule::Exponential { gamma } if !(gamma > 0.0 && gamma <= 1.0) => {
+                return err("train.lr_schedule.gamma", "must be in (0, 1]");
+            }
+            LrSchedule::Cosine { min_lr } if !(min_lr >= 0.0 && min_lr < t.lr) => {
+                return err("train.lr_schedule.min_lr", "must be in [0, lr)");
+            }
+            _ => {}
+        }
+        if let Some(c) = t.clip_grad_norm {
+            if c.is_nan() || c <= 0.0 {
+                return err("train.clip_grad_norm", "must be positive (or null to disable clipping)");
+            }
+        }
+        if t.batch_size == 0 {
+            return err("train.batch_size", "must be at least 1");
+        }
+        if t.bptt == 0 {
+            return err("train.bptt", "must be at least 1");
+        }
+        match (t.steps, t.epochs) {
+            (None, None) => return err("train.steps", "give a budget: train.steps or train.epochs"),
+            (Some(_), Some(_)) => return err("train.epochs", "give train.steps or train.epochs, not both"),
+            (Some(0), _) => return err("train.steps", "must be at least 1"),
+            (_, Some(e)) if e.is_nan() || e <= 0.0 => return err("train.epochs", "must be positive"),
+            _ => {}
+        }
+        if t.eval_every == 0 {
+            return err("train.eval_every", "must be at least 1");
+        }
+        if t.log_every == 0 {
+            return err("train.log_every", "must be at least 1");
+        }
+        if t.eval_chars == Some(0) {
+            return err("train.eval_chars", "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The text file this spec reads, if any (a relative path is relative to the working directory).
+    pub fn data_path(&self) -> Option<&Path> {
+        match &self.data.source {
+            Source::File { path } => Some(path),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The analysis notebook, executed headless on a tiny variants sweep: it
+//! must run, and its SciPy verdicts must agree with `rnnlab report`'s.
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{rnnlab_env, text, write_spec};
+
+/// The venv's Python, which `make test` provisions with the notebook packages.
+fn python() -> PathBuf {
+    let venv = std::env::var_os("VIRTUAL_ENV")
+        .expect("VIRTUAL_ENV is unset: run the tests with `make test`, which sets up the venv");
+    PathBuf::from(venv).join("bin").join("python")
+}
+
+#[test]
+fn notebook_reproduces_the_report_verdicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        tmp.path(),
+        "nb",
+        "data:\n  source: {kind: xml, chars: 20000}\n  split: {train: 0.8, val: 0.1, test: 0.1}\nmodel: {hidden: 12}\n\
+         train: {batch_size: 8, bptt: 32, steps: 30, eval_every: 10, log_every: 10}\ndevice: cpu\n\
+         sweep:\n  variants:\n    - {label: vanilla, model.cell: lstm_vanilla}\n    - {label: CIFG, model.cell: lstm_cifg}\n    - {label: GRU, model.cell: gru}\n\
+         \x20 random:\n    trials: 4\n    params:\n      train.lr: {log_uniform: [0.001, 0.05]}\nreport:\n  baseline: vanilla\n  margin: 0.05\n",
+    );
+    let out = rnnlab_env(&["run", spec.to_str().unwrap(), "--results", tmp.path().to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let exp = tmp.path().join("nb");
+    let out = rnnlab_env(&["report", exp.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let run = Command::new(python())
+        .args(["scripts/run_notebook.py", "notebooks/variants.ipynb", exp.to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("python runs");
+    assert!(run.status.success(), "notebook failed: {}", text(&run));
+    assert!(exp.join("variants.ipynb").exists() && exp.join("plots").join("notebook_box.png").exists());
+
+    let report = std::fs::read_to_string(exp.join("report.md")).unwrap();
+    let mut r = csv::Reader::from_path(exp.join("notebook_verdicts.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        let (variant, n, verdict) = (&row[1], &row[2], &row[10]);
+        let line = format!("| {variant} | {n} |");
+        let in_report = report.lines().find(|l| l.starts_with(&line)).unwrap_or_else(|| panic!("{line} not in report"));
+        assert!(in_report.ends_with(&format!("**{verdict}** |")), "notebook says {verdict}, report says {in_report}");
+    }
+}
