@@ -416,6 +416,7 @@ fn section_markdown(
 fn samples_markdown(md: &mut String, s: &Section, o: &ReportSpec) {
     let better = |a: f64, b: f64| if lower_is_better(&o.metric) { a < b } else { a > b };
     let mut lines = Vec::new();
+    let mut missing = Vec::new();
     for row in &s.rows {
         let best = s
             .records
@@ -431,18 +432,22 @@ fn samples_markdown(md: &mut String, s: &Section, o: &ReportSpec) {
             Ok(text) => {
                 lines.push(format!("**{}** (`{}`):\n\n```text\n{}\n```\n", row.variant, r.trial.id, text.trim_end()))
             }
-            Err(e) => lines.push(format!("**{}**: no sample ({e:#}).\n", row.variant)),
+            Err(_) => missing.push(row.variant.clone()),
         }
     }
-    if !lines.is_empty() {
-        let _ = writeln!(
-            md,
-            "### Samples\n\n{SAMPLE_CHARS} characters from each variant's best trial (best checkpoint), temperature {SAMPLE_TEMPERATURE}, seed 0.\n"
-        );
-        for l in lines {
-            md.push_str(&l);
-            md.push('\n');
-        }
+    if lines.is_empty() && missing.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "### Samples\n\n{SAMPLE_CHARS} characters from each variant's best trial (best checkpoint), temperature {SAMPLE_TEMPERATURE}, seed 0.\n"
+    );
+    for l in lines {
+        md.push_str(&l);
+        md.push('\n');
+    }
+    if !missing.is_empty() {
+        let _ = writeln!(md, "No checkpoint to sample from for: {}.\n", missing.join(", "));
     }
 }
 
