@@ -358,6 +358,7 @@ fn section_markdown(
     for (k, v) in &imp {
         let _ = writeln!(md, "| {k} | {:.1}% |", v * 100.0);
     }
+    md.push('\n');
     samples_markdown(md, s, o);
     let mut files = Vec::new();
     let groups: Vec<(String, Vec<f64>)> = s.rows.iter().map(|r| (r.variant.clone(), r.values.clone())).collect();
