@@ -141,6 +141,23 @@ pub(crate) fn category_label<'a>(names: &'a [&'a str]) -> impl Fn(&f64) -> Strin
     }
 }
 
+/// The series legend, boxed in the upper right.
+pub(crate) fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>, font_size: u32) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", font_size))
+        .draw()
+        .map_err(plot_err)
+}
+
 pub(crate) fn plot_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("plotting: {e}")
 }
@@ -230,15 +247,7 @@ impl Figure for Curves<'_> {
                 .label(format!("{label} (baseline)"))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .label_font(("sans-serif", 15))
-            .draw()
-            .map_err(plot_err)?;
-        Ok(())
+        legend(&mut chart, 15)
     }
 }
 

@@ -6,7 +6,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::plot::{both, category_label, color, plot_err, range, Figure};
+use crate::plot::{both, category_label, color, legend, plot_err, range, Figure};
 
 /// Box plot: one box per group (quartiles, whiskers to min and max) with the
 /// individual trials as dots.
@@ -138,14 +138,6 @@ impl Figure for Scatter<'_> {
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 10, y), 5, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .label_font(("sans-serif", 13))
-            .draw()
-            .map_err(plot_err)?;
-        Ok(())
+        legend(&mut chart, 13)
     }
 }
