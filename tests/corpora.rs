@@ -28,7 +28,7 @@ fn the_karpathy_grid_expands_without_its_data() {
         "list",
         "experiments/karpathy_grid.yaml",
         "--set",
-        "sweep.grid.model=[{cell: lstm, layers: 1, hidden: 64}, {cell: gru, layers: 1, hidden: 77}]",
+        "sweep.grid={model.cell: [lstm, gru], model.layers: [1], model.param_budget: [48000]}",
     ]);
     assert!(text(&out).contains("2 trial(s)"), "{}", text(&out));
 }
