@@ -7,7 +7,7 @@
 //! thread pool are per process, so a trial computes the same numbers whether
 //! it runs alone, in a sweep, or as a Slurm array task; and a segfault or
 //! out-of-memory kill takes down one trial, not the sweep.
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,24 +43,26 @@ pub fn experiment_dir(results_root: &Path, loaded: &Loaded) -> PathBuf {
 /// Loads every distinct dataset once and checks each trial's split against
 /// its batch size, so data problems surface before anything is written.
 pub fn check_data(trials: &[Trial]) -> Result<()> {
-    let mut texts: Vec<(String, data::Text)> = Vec::new();
-    let mut checked = HashSet::new();
+    let mut texts: HashMap<String, data::Text> = HashMap::new();
+    // Vocabulary size per (data, batch size, reversal): what the split checks
+    // depend on; a parameter budget then needs only the vocabulary size.
+    let mut vocab: HashMap<(String, usize, bool), usize> = HashMap::new();
     for t in trials {
         let data_key = serde_json::to_string(&t.spec.data)?;
-        let key = (data_key.clone(), t.spec.train.batch_size, serde_json::to_string(&t.spec.model)?);
-        if !checked.insert(key) {
-            continue;
-        }
-        let text = match texts.iter().find(|(k, _)| *k == data_key) {
-            Some((_, text)) => text,
+        let key = (data_key.clone(), t.spec.train.batch_size, t.spec.model.reverse_input);
+        let v = match vocab.get(&key) {
+            Some(&v) => v,
             None => {
-                texts.push((data_key.clone(), data::read_text(&t.spec)?));
-                &texts.last().expect("just pushed").1
+                if !texts.contains_key(&data_key) {
+                    texts.insert(data_key.clone(), data::read_text(&t.spec)?);
+                }
+                let corpus = Corpus::from_text(&texts[&data_key], &t.spec, data::describe_source(&t.spec.data.source))
+                    .with_context(|| format!("trial {}", t.id))?;
+                vocab.insert(key, corpus.vocab.len());
+                corpus.vocab.len()
             }
         };
-        let corpus = Corpus::from_text(text, &t.spec, data::describe_source(&t.spec.data.source))
-            .with_context(|| format!("trial {}", t.id))?;
-        crate::model::resolve(&t.spec.model, corpus.vocab.len()).with_context(|| format!("trial {}", t.id))?;
+        crate::model::resolve(&t.spec.model, v).with_context(|| format!("trial {}", t.id))?;
     }
     Ok(())
 }
@@ -120,7 +122,9 @@ pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Resu
         .filter(|t| opts.rerun || !Status::read(&trial::trial_dir(&exp_dir, &t.id)).is_ok_and(|s| s.state.is_done()))
         .collect();
     let skipped = trials.len() - pending.len();
-    if skipped > 0 {
+    if pending.is_empty() {
+        eprintln!("all {} trials already done in {} (--rerun retrains them)", trials.len(), exp_dir.display());
+    } else if skipped > 0 {
         eprintln!(
             "{skipped} of {} trials already done in {}; running the other {}",
             trials.len(),

@@ -63,7 +63,7 @@ fn tiny_sweep_writes_metrics_summary_and_plots() {
     // Re-running skips finished trials.
     let out = rnnlab_env(&["run", "experiments/tiny.yaml", "--results", results], &[]);
     assert!(out.status.success());
-    assert!(text(&out).contains("6 of 6 trials already done"), "{}", text(&out));
+    assert!(text(&out).contains("all 6 trials already done"), "{}", text(&out));
 }
 
 /// The default experiment itself (built-in corpus, all six variants), shrunk
