@@ -3,7 +3,7 @@
 //! matches an independent scalar implementation of the paper's equations;
 //! parameter counts match what is built.
 use rnnlab::model::custom::CellLayer;
-use rnnlab::model::{self, gru::GruLayer, CustomRnn, FusedRnn, State};
+use rnnlab::model::{self, gru::GruLayer, CustomRnn, FusedRnn, Stack, State};
 use rnnlab::spec::{Cell, InputEncoding, ModelSpec};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -54,9 +54,9 @@ fn compare(fused: &FusedRnn, fvs: &nn::VarStore, custom: &CustomRnn, cvs: &nn::V
 fn lstm_np_equals_libtorch_lstm_in_values_and_gradients() {
     for bidirectional in [false, true] {
         let fvs = nn::VarStore::new(Device::Cpu);
-        let fused = FusedRnn::new(&fvs.root(), Cell::Lstm, 5, 6, 2, bidirectional, 0.0, None);
+        let fused = FusedRnn::new(&fvs.root(), &Stack { bidirectional, ..Stack::new(Cell::Lstm, 5, 6, 2) });
         let cvs = nn::VarStore::new(Device::Cpu);
-        let custom = CustomRnn::new(&cvs.root(), Cell::LstmNp, 5, 6, 2, bidirectional, 0.0, None);
+        let custom = CustomRnn::new(&cvs.root(), &Stack { bidirectional, ..Stack::new(Cell::LstmNp, 5, 6, 2) });
         copy_weights(&fvs, &cvs);
         compare(&fused, &fvs, &custom, &cvs, 3);
     }
@@ -66,7 +66,7 @@ fn lstm_np_equals_libtorch_lstm_in_values_and_gradients() {
 fn custom_gru_equals_libtorch_gru_in_values_and_gradients() {
     for bidirectional in [false, true] {
         let fvs = nn::VarStore::new(Device::Cpu);
-        let fused = FusedRnn::new(&fvs.root(), Cell::Gru, 5, 6, 2, bidirectional, 0.0, None);
+        let fused = FusedRnn::new(&fvs.root(), &Stack { bidirectional, ..Stack::new(Cell::Gru, 5, 6, 2) });
         let cvs = nn::VarStore::new(Device::Cpu);
         let dirs = if bidirectional { 2 } else { 1 };
         let layers: Vec<Vec<Box<dyn CellLayer>>> = (0..2)
@@ -181,7 +181,7 @@ fn every_greff_variant_matches_its_equations() {
     ];
     for (cell, gates, input_act, output_act, coupled) in cases {
         let vs = nn::VarStore::new(Device::Cpu);
-        let rnn = CustomRnn::new(&vs.root(), cell, 1, 1, 1, false, 0.0, None);
+        let rnn = CustomRnn::new(&vs.root(), &Stack::new(cell, 1, 1, 1));
         let vars = vs.variables();
         let get = |name: &str| vars.get(name).map(values).unwrap_or_default();
         let (wi, wh) = (get("weight_ih_l0"), get("weight_hh_l0"));
@@ -260,13 +260,13 @@ fn every_cell_composes_with_depth_direction_dropout_and_backprop() {
 #[test]
 fn forget_bias_initialises_the_forget_gate() {
     let vs = nn::VarStore::new(Device::Cpu);
-    let _ = FusedRnn::new(&vs.root(), Cell::Lstm, 3, 4, 1, false, 0.0, Some(1.0));
+    let _ = FusedRnn::new(&vs.root(), &Stack { forget_bias: Some(1.0), ..Stack::new(Cell::Lstm, 3, 4, 1) });
     let b = vs.variables()["bias_ih_l0"].shallow_clone();
     assert_eq!(values(&b.narrow(0, 4, 4)), vec![1.0; 4]);
     assert_eq!(values(&vs.variables()["bias_hh_l0"].narrow(0, 4, 4)), vec![0.0; 4]);
     // Without an input gate the forget block comes first.
     let vs = nn::VarStore::new(Device::Cpu);
-    let _ = CustomRnn::new(&vs.root(), Cell::LstmNig, 3, 4, 1, false, 0.0, Some(1.0));
+    let _ = CustomRnn::new(&vs.root(), &Stack { forget_bias: Some(1.0), ..Stack::new(Cell::LstmNig, 3, 4, 1) });
     assert_eq!(values(&vs.variables()["bias_ih_l0"].narrow(0, 0, 4)), vec![1.0; 4]);
 }
 

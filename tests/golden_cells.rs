@@ -23,13 +23,13 @@
 //! run(torch.nn.GRU(3, 4, num_layers=1, batch_first=True))
 //! run(torch.nn.RNN(3, 4, num_layers=1, batch_first=True, nonlinearity="tanh"))
 //! ```
-use rnnlab::model::FusedRnn;
+use rnnlab::model::{FusedRnn, Stack};
 use rnnlab::spec::Cell;
 use tch::{nn, Device, Tensor};
 
 fn build(cell: Cell, layers: i64) -> (nn::VarStore, FusedRnn) {
     let vs = nn::VarStore::new(Device::Cpu);
-    let rnn = FusedRnn::new(&vs.root(), cell, 3, 4, layers, false, 0.0, None);
+    let rnn = FusedRnn::new(&vs.root(), &Stack::new(cell, 3, 4, layers));
     // PyTorch's named_parameters order: per layer weight_ih, weight_hh, bias_ih, bias_hh.
     let mut names = Vec::new();
     for l in 0..layers {
@@ -128,7 +128,7 @@ fn tanh_rnn_matches_pytorch() {
 #[test]
 fn inter_layer_dropout_is_off_in_eval_and_on_in_training() {
     let vs = nn::VarStore::new(Device::Cpu);
-    let rnn = FusedRnn::new(&vs.root(), Cell::Lstm, 3, 4, 2, false, 0.5, None);
+    let rnn = FusedRnn::new(&vs.root(), &Stack { dropout: 0.5, ..Stack::new(Cell::Lstm, 3, 4, 2) });
     let x = input();
     let eval = |_| rnn.forward(&x, &rnn.zero_state(2), false).0;
     assert!(eval(0).equal(&eval(1)), "evaluation must be deterministic (no dropout)");

@@ -7,7 +7,7 @@
 use tch::nn::{self, Init};
 use tch::Tensor;
 
-use super::{gru, lstm, State};
+use super::{gru, lstm, Stack, State};
 use crate::spec::Cell;
 
 /// One direction of one layer of a hand-written cell.
@@ -56,17 +56,8 @@ pub struct CustomRnn {
 }
 
 impl CustomRnn {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        vs: &nn::Path,
-        cell: Cell,
-        input: i64,
-        hidden: i64,
-        layers: i64,
-        bidirectional: bool,
-        dropout: f64,
-        forget_bias: Option<f64>,
-    ) -> CustomRnn {
+    pub fn new(vs: &nn::Path, stack: &Stack) -> CustomRnn {
+        let Stack { cell, input, hidden, layers, bidirectional, dropout, forget_bias } = *stack;
         let dirs = if bidirectional { 2 } else { 1 };
         let layers = (0..layers)
             .map(|l| {

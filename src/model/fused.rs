@@ -9,7 +9,7 @@
 use tch::nn::{self, Init};
 use tch::Tensor;
 
-use super::State;
+use super::{Stack, State};
 use crate::spec::Cell;
 
 #[derive(Debug)]
@@ -27,17 +27,8 @@ impl FusedRnn {
     /// uniform in ±1/√hidden for every weight and bias. `forget_bias`, for
     /// the LSTM, sets the forget gate's bias (in `bias_ih`; its `bias_hh`
     /// share is zeroed).
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        vs: &nn::Path,
-        cell: Cell,
-        input: i64,
-        hidden: i64,
-        layers: i64,
-        bidirectional: bool,
-        dropout: f64,
-        forget_bias: Option<f64>,
-    ) -> FusedRnn {
+    pub fn new(vs: &nn::Path, stack: &Stack) -> FusedRnn {
+        let Stack { cell, input, hidden, layers, bidirectional, dropout, forget_bias } = *stack;
         let dirs = if bidirectional { 2 } else { 1 };
         let gates = match cell {
             Cell::Lstm => 4,

@@ -25,6 +25,38 @@ impl State {
     }
 }
 
+/// The shape of a recurrent stack, fused or hand-written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stack {
+    pub cell: Cell,
+    /// Features of the first layer's input.
+    pub input: i64,
+    pub hidden: i64,
+    pub layers: i64,
+    pub bidirectional: bool,
+    /// Dropout between layers (training only).
+    pub dropout: f64,
+    /// Initial LSTM forget-gate bias, if set.
+    pub forget_bias: Option<f64>,
+}
+
+impl Stack {
+    /// One direction, no dropout, default initialisation.
+    pub fn new(cell: Cell, input: i64, hidden: i64, layers: i64) -> Stack {
+        Stack { cell, input, hidden, layers, bidirectional: false, dropout: 0.0, forget_bias: None }
+    }
+
+    /// The stack a model spec asks for over `input` features.
+    pub fn of(spec: &ModelSpec, input: i64) -> Stack {
+        Stack {
+            bidirectional: spec.bidirectional,
+            dropout: spec.dropout,
+            forget_bias: spec.forget_bias,
+            ..Stack::new(spec.cell, input, spec.hidden as i64, spec.layers as i64)
+        }
+    }
+}
+
 /// A recurrent stack: libtorch's fused kernels or hand-written cells.
 #[derive(Debug)]
 pub enum Recurrent {
@@ -34,29 +66,11 @@ pub enum Recurrent {
 
 impl Recurrent {
     pub fn new(vs: &nn::Path, spec: &ModelSpec, input: i64) -> Recurrent {
-        let (h, l) = (spec.hidden as i64, spec.layers as i64);
+        let stack = Stack::of(spec, input);
         if spec.cell.is_fused() {
-            Recurrent::Fused(FusedRnn::new(
-                vs,
-                spec.cell,
-                input,
-                h,
-                l,
-                spec.bidirectional,
-                spec.dropout,
-                spec.forget_bias,
-            ))
+            Recurrent::Fused(FusedRnn::new(vs, &stack))
         } else {
-            Recurrent::Custom(CustomRnn::new(
-                vs,
-                spec.cell,
-                input,
-                h,
-                l,
-                spec.bidirectional,
-                spec.dropout,
-                spec.forget_bias,
-            ))
+            Recurrent::Custom(CustomRnn::new(vs, &stack))
         }
     }
 
