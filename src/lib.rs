@@ -20,6 +20,7 @@ pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod summary;
+pub mod tasks;
 pub mod train;
 pub mod trial;
 

@@ -142,6 +142,11 @@ pub fn read_text(spec: &Spec) -> Result<Text> {
             let scored = synthetic::after_equals(&text);
             (text, Some(scored))
         }
+        other => bail!(
+            "data.source: '{}' holds examples for task {}, not a text corpus for a character language model",
+            other.kind(),
+            other.tasks().iter().map(|t| t.name()).collect::<Vec<_>>().join(" or ")
+        ),
     };
     if text.is_empty() {
         bail!("data.source: the text is empty ({})", describe_source(&spec.data.source));
@@ -161,6 +166,7 @@ pub fn describe_source(source: &Source) -> String {
         Source::Xml { seed, .. } => format!("synthetic xml (seed {seed})"),
         Source::Copy { seed, .. } => format!("synthetic copy (seed {seed})"),
         Source::Arithmetic { seed, .. } => format!("synthetic arithmetic (seed {seed})"),
+        other => format!("{} examples", other.kind()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! Each problem names the field it is about.
 use std::path::Path;
 
-use super::{InputEncoding, LrSchedule, Optimizer, Source, Spec};
+use super::{Attention, InputEncoding, LrSchedule, Optimizer, Source, Spec, Task};
 
 impl Spec {
     /// Checks the values serde cannot: ranges, combinations, the budget.
@@ -64,7 +64,58 @@ impl Spec {
                  meaningless; use a one-directional model for language modelling",
             );
         }
+        self.check_seq2seq()?;
         self.check_train()
+    }
+
+    /// Options that only a seq2seq model has, and decoding.
+    fn check_seq2seq(&self) -> Result<(), (String, String)> {
+        let err = |field: &str, msg: String| Err((field.to_string(), msg));
+        let m = &self.model;
+        let only = |field: &str| err(field, format!("only a seq2seq model has this (task is {})", self.task.name()));
+        if self.task != Task::Seq2seq {
+            if m.attention != Attention::None {
+                return only("model.attention");
+            }
+            if m.decoder_cell.is_some() {
+                return only("model.decoder_cell");
+            }
+            if m.decoder_layers.is_some() {
+                return only("model.decoder_layers");
+            }
+            if self.train.teacher_forcing != 1.0 {
+                return only("train.teacher_forcing");
+            }
+            if !self.decode.is_default() {
+                return only("decode");
+            }
+            return Ok(());
+        }
+        if m.decoder_layers == Some(0) {
+            return err("model.decoder_layers", "must be at least 1".into());
+        }
+        if m.decoder_cell.or(Some(m.cell)).is_some_and(|c| c.needs_input_equal_hidden()) {
+            return err(
+                "model.decoder_cell",
+                "mut1 and mut2 tie their input size to hidden, which a decoder's input (embedding plus context) \
+                 does not match; use them as the encoder only"
+                    .into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.train.teacher_forcing) {
+            return err("train.teacher_forcing", format!("must be in [0, 1], got {}", self.train.teacher_forcing));
+        }
+        let d = &self.decode;
+        if d.beam == 0 {
+            return err("decode.beam", "must be at least 1 (1 decodes greedily)".into());
+        }
+        if !(d.length_norm >= 0.0 && d.length_norm.is_finite()) {
+            return err("decode.length_norm", format!("must be a number >= 0, got {}", d.length_norm));
+        }
+        if d.max_length == Some(0) {
+            return err("decode.max_length", "must be at least 1 (or null for twice the source length plus 10)".into());
+        }
+        Ok(())
     }
 
     fn check_data(&self) -> Result<(), (String, String)> {
@@ -81,6 +132,33 @@ impl Spec {
         if self.data.max_chars == Some(0) {
             return err("data.max_chars", "must be at least 1".into());
         }
+        if self.data.max_examples == Some(0) {
+            return err("data.max_examples", "must be at least 1".into());
+        }
+        let source = &self.data.source;
+        if !source.tasks().contains(&self.task) {
+            let names: Vec<&str> = source.tasks().iter().map(|t| t.name()).collect();
+            return err(
+                "data.source.kind",
+                format!(
+                    "source '{}' provides data for task {}, but the task is {} (set `task:` or pick a source: {})",
+                    source.kind(),
+                    names.join(" or "),
+                    self.task.name(),
+                    sources_for(self.task)
+                ),
+            );
+        }
+        if self.task == Task::CharLm && self.data.max_examples.is_some() {
+            return err(
+                "data.max_examples",
+                "applies to example tasks; a text corpus is cut with data.max_chars".into(),
+            );
+        }
+        if self.task != Task::CharLm && self.data.max_chars.is_some() {
+            return err("data.max_chars", "applies to text corpora; cut an example task with data.max_examples".into());
+        }
+        self.check_examples()?;
         match &self.data.source {
             Source::Builtin { name } if !crate::data::builtin::NAMES.contains(&name.as_str()) => err(
                 "data.source.name",
@@ -121,6 +199,83 @@ impl Spec {
                     return err("data.source.symbols", "must be between 2 and 26".into());
                 }
                 Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Sizes of the example-task sources.
+    fn check_examples(&self) -> Result<(), (String, String)> {
+        let err = |field: &str, msg: String| Err((field.to_string(), msg));
+        let lengths = |examples: usize, min: usize, max: usize| {
+            if examples < 10 {
+                return err("data.source.examples", format!("must be at least 10, got {examples}"));
+            }
+            if min == 0 {
+                return err("data.source.min_length", "must be at least 1".into());
+            }
+            if max < min {
+                return err("data.source.max_length", format!("must be at least min_length ({min}), got {max}"));
+            }
+            if max > 10_000 {
+                return err("data.source.max_length", format!("must be at most 10000, got {max}"));
+            }
+            Ok(())
+        };
+        let symbols = |n: usize| {
+            if !(2..=26).contains(&n) {
+                return err("data.source.symbols", format!("must be between 2 and 26, got {n}"));
+            }
+            Ok(())
+        };
+        let files = |path: &Path, val: &Option<std::path::PathBuf>, test: &Option<std::path::PathBuf>| {
+            if path.as_os_str().is_empty() {
+                return err("data.source.path", "must name a file".into());
+            }
+            if val.is_some() != test.is_some() {
+                let missing = if val.is_some() { "test_path" } else { "val_path" };
+                return err(
+                    &format!("data.source.{missing}"),
+                    "give both val_path and test_path (or neither, to split `path` by data.split)".into(),
+                );
+            }
+            Ok(())
+        };
+        match &self.data.source {
+            Source::Labeled { path, val_path, test_path, .. }
+            | Source::Tagged { path, val_path, test_path, .. }
+            | Source::Conllu { path, val_path, test_path, .. }
+            | Source::Pairs { path, val_path, test_path, .. } => files(path, val_path, test_path),
+            Source::Parity { examples, min_length, max_length, .. }
+            | Source::Adding { examples, min_length, max_length, .. } => {
+                lengths(*examples, *min_length, *max_length)?;
+                if matches!(self.data.source, Source::Adding { .. }) && *min_length < 2 {
+                    return err("data.source.min_length", "the adding problem needs at least 2 positions".into());
+                }
+                Ok(())
+            }
+            Source::Lookahead { examples, min_length, max_length, symbols: n, distance, .. } => {
+                lengths(*examples, *min_length, *max_length)?;
+                symbols(*n)?;
+                if *distance == 0 {
+                    return err("data.source.distance", "must be at least 1".into());
+                }
+                Ok(())
+            }
+            Source::Reverse { examples, min_length, max_length, symbols: n, .. }
+            | Source::Sort { examples, min_length, max_length, symbols: n, .. } => {
+                lengths(*examples, *min_length, *max_length)?;
+                symbols(*n)
+            }
+            Source::Addition { examples, min_length, max_length, .. } => {
+                lengths(*examples, *min_length, *max_length)?;
+                if *max_length > 18 {
+                    return err("data.source.max_length", format!("must be at most 18 digits, got {max_length}"));
+                }
+                Ok(())
+            }
+            Source::Dates { examples, .. } if *examples < 10 => {
+                err("data.source.examples", format!("must be at least 10, got {examples}"))
             }
             _ => Ok(()),
         }
@@ -190,11 +345,26 @@ impl Spec {
         Ok(())
     }
 
-    /// The text file this spec reads, if any (a relative path is relative to the working directory).
-    pub fn data_path(&self) -> Option<&Path> {
+    /// The data files this spec reads (a relative path is relative to the working directory).
+    pub fn data_paths(&self) -> Vec<&Path> {
         match &self.data.source {
-            Source::File { path } => Some(path),
-            _ => None,
+            Source::File { path } => vec![path],
+            Source::Labeled { path, val_path, test_path, .. }
+            | Source::Tagged { path, val_path, test_path, .. }
+            | Source::Conllu { path, val_path, test_path, .. }
+            | Source::Pairs { path, val_path, test_path, .. } => {
+                std::iter::once(path.as_path()).chain(val_path.iter().chain(test_path).map(|p| p.as_path())).collect()
+            }
+            _ => vec![],
         }
+    }
+}
+
+fn sources_for(task: Task) -> &'static str {
+    match task {
+        Task::CharLm => "builtin, file, xml, arithmetic, copy",
+        Task::Classify => "labeled, parity, adding",
+        Task::Tag => "tagged, conllu, lookahead",
+        Task::Seq2seq => "pairs, reverse, sort, addition, dates",
     }
 }

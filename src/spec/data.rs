@@ -13,6 +13,10 @@ pub struct DataSpec {
     /// Use only the first `max_chars` characters of the text (before splitting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_chars: Option<usize>,
+    /// Example tasks: use only the first `max_examples` examples (after the
+    /// shuffle, before splitting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_examples: Option<usize>,
 }
 
 /// Where the text comes from.
@@ -60,6 +64,228 @@ pub enum Source {
         #[serde(default = "default_copy_symbols")]
         symbols: usize,
     },
+    /// Classification: one example per line, `label<TAB>text` (`.tsv`, any
+    /// other extension too) or `label,text` (`.csv`, RFC 4180 quoting).
+    Labeled {
+        path: PathBuf,
+        #[serde(default)]
+        tokens: Tokens,
+        /// The first line is a header, not an example.
+        #[serde(default)]
+        header: bool,
+        /// Validation file; with `test_path`, `path` is the whole training
+        /// set and `data.split` is not used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        val_path: Option<PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_path: Option<PathBuf>,
+        /// Seed of the shuffle before a single file is split.
+        #[serde(default)]
+        seed: u64,
+    },
+    /// Tagging: one `token<TAB>tag` per line, a blank line between sentences.
+    Tagged {
+        path: PathBuf,
+        /// Validation file; with `test_path`, `path` is the whole training
+        /// set and `data.split` is not used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        val_path: Option<PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_path: Option<PathBuf>,
+        /// Seed of the shuffle before a single file is split.
+        #[serde(default)]
+        seed: u64,
+    },
+    /// Tagging: a CoNLL-U treebank (word forms tagged with `column`);
+    /// comments, multiword-token ranges and empty nodes are skipped.
+    Conllu {
+        path: PathBuf,
+        #[serde(default)]
+        column: ConlluColumn,
+        /// Validation file; with `test_path`, `path` is the whole training
+        /// set and `data.split` is not used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        val_path: Option<PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_path: Option<PathBuf>,
+        /// Seed of the shuffle before a single file is split.
+        #[serde(default)]
+        seed: u64,
+    },
+    /// Sequence to sequence: one `source<TAB>target` pair per line.
+    Pairs {
+        path: PathBuf,
+        #[serde(default)]
+        tokens: Tokens,
+        /// Validation file; with `test_path`, `path` is the whole training
+        /// set and `data.split` is not used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        val_path: Option<PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_path: Option<PathBuf>,
+        /// Seed of the shuffle before a single file is split.
+        #[serde(default)]
+        seed: u64,
+    },
+    /// Classification: is the number of 1s in a random bit string even or odd?
+    Parity {
+        #[serde(default = "default_examples")]
+        examples: usize,
+        #[serde(default = "default_min_length")]
+        min_length: usize,
+        #[serde(default = "default_max_length")]
+        max_length: usize,
+        #[serde(default)]
+        seed: u64,
+    },
+    /// Classification: Hochreiter & Schmidhuber's adding problem over
+    /// digits: two marked digits (one in each half of the sequence), the
+    /// label is their sum (0–18).
+    Adding {
+        #[serde(default = "default_examples")]
+        examples: usize,
+        #[serde(default = "default_min_length")]
+        min_length: usize,
+        #[serde(default = "default_max_length")]
+        max_length: usize,
+        #[serde(default)]
+        seed: u64,
+    },
+    /// Tagging whose tags depend on later tokens: each token is tagged by
+    /// how it compares with the token `distance` places to its right
+    /// (`lt`, `eq`, `gt`, or `end` when there is none).
+    Lookahead {
+        #[serde(default = "default_examples")]
+        examples: usize,
+        #[serde(default = "default_min_length")]
+        min_length: usize,
+        #[serde(default = "default_max_length")]
+        max_length: usize,
+        #[serde(default = "default_symbols")]
+        symbols: usize,
+        #[serde(default = "default_distance")]
+        distance: usize,
+        #[serde(default)]
+        seed: u64,
+    },
+    /// Seq2seq: a random string of `symbols` letters → the same string reversed.
+    Reverse {
+        #[serde(default = "default_examples")]
+        examples: usize,
+        #[serde(default = "default_min_length")]
+        min_length: usize,
+        #[serde(default = "default_max_length")]
+        max_length: usize,
+        #[serde(default = "default_symbols")]
+        symbols: usize,
+        #[serde(default)]
+        seed: u64,
+    },
+    /// Seq2seq: a random string of `symbols` letters → its letters sorted.
+    Sort {
+        #[serde(default = "default_examples")]
+        examples: usize,
+        #[serde(default = "default_min_length")]
+        min_length: usize,
+        #[serde(default = "default_max_length")]
+        max_length: usize,
+        #[serde(default = "default_symbols")]
+        symbols: usize,
+        #[serde(default)]
+        seed: u64,
+    },
+    /// Seq2seq: `a+b` → the sum, operands of `min_length` to `max_length` digits.
+    Addition {
+        #[serde(default = "default_examples")]
+        examples: usize,
+        #[serde(default = "default_min_digits")]
+        min_length: usize,
+        #[serde(default = "default_max_digits_addition")]
+        max_length: usize,
+        #[serde(default)]
+        seed: u64,
+    },
+    /// Seq2seq: a date written in one of several human formats
+    /// (`March 5, 1998`, `5 Mar 1998`, `05/03/1998`, …) → ISO `1998-03-05`.
+    Dates {
+        #[serde(default = "default_examples")]
+        examples: usize,
+        #[serde(default)]
+        seed: u64,
+    },
+}
+
+/// How a text field is cut into tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tokens {
+    /// Unicode characters.
+    #[default]
+    Chars,
+    /// Whitespace-separated words.
+    Words,
+}
+
+/// The CoNLL-U column used as the tag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConlluColumn {
+    /// Universal part-of-speech tag (column 4).
+    #[default]
+    Upos,
+    /// Language-specific part-of-speech tag (column 5).
+    Xpos,
+}
+
+impl Source {
+    /// The task kinds this source provides data for.
+    pub fn tasks(&self) -> &'static [super::Task] {
+        use super::Task;
+        match self {
+            Source::Builtin { .. }
+            | Source::File { .. }
+            | Source::Xml { .. }
+            | Source::Arithmetic { .. }
+            | Source::Copy { .. } => &[Task::CharLm],
+            Source::Labeled { .. } | Source::Parity { .. } | Source::Adding { .. } => &[Task::Classify],
+            Source::Tagged { .. } | Source::Conllu { .. } | Source::Lookahead { .. } => &[Task::Tag],
+            Source::Pairs { .. }
+            | Source::Reverse { .. }
+            | Source::Sort { .. }
+            | Source::Addition { .. }
+            | Source::Dates { .. } => &[Task::Seq2seq],
+        }
+    }
+
+    /// The `kind:` name of this source.
+    pub fn kind(&self) -> String {
+        serde_yaml::to_value(self)
+            .ok()
+            .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(String::from))
+            .unwrap_or_default()
+    }
+}
+
+fn default_examples() -> usize {
+    20_000
+}
+fn default_min_length() -> usize {
+    4
+}
+fn default_max_length() -> usize {
+    16
+}
+fn default_symbols() -> usize {
+    10
+}
+fn default_distance() -> usize {
+    3
+}
+fn default_min_digits() -> usize {
+    1
+}
+fn default_max_digits_addition() -> usize {
+    5
 }
 
 fn default_builtin() -> String {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::device::DeviceSpec;
 pub use baseline::BaselineSpec;
-pub use data::{DataSpec, Source, Split};
+pub use data::{ConlluColumn, DataSpec, Source, Split, Tokens};
 
 /// A whole experiment file (or, with an empty `sweep`, one resolved trial).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +37,9 @@ pub struct Spec {
     pub model: ModelSpec,
     #[serde(default)]
     pub train: TrainSpec,
+    /// How a seq2seq model's output is decoded in the final evaluation.
+    #[serde(default, skip_serializing_if = "DecodeSpec::is_default")]
+    pub decode: DecodeSpec,
     #[serde(default)]
     pub device: DeviceSpec,
     #[serde(default, skip_serializing_if = "SweepSpec::is_empty")]
@@ -79,9 +82,35 @@ pub enum Task {
     /// Character-level language model: predict the next character (many-to-many).
     #[default]
     CharLm,
+    /// Sequence classification (many-to-one): one label per sequence, read
+    /// from the final state.
+    Classify,
+    /// Tagging (many-to-many, aligned): one tag per token.
+    Tag,
+    /// Sequence to sequence (many-to-many, unaligned): an encoder reads the
+    /// source, a decoder writes the target and `<EOS>`.
+    Seq2seq,
 }
 
 impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::CharLm => "char_lm",
+            Task::Classify => "classify",
+            Task::Tag => "tag",
+            Task::Seq2seq => "seq2seq",
+        }
+    }
+
+    /// The `summary.csv` column a report compares by default.
+    pub fn default_metric(self) -> &'static str {
+        match self {
+            Task::CharLm => "val_bpc",
+            Task::Classify | Task::Tag => "val_accuracy",
+            Task::Seq2seq => "val_exact_accuracy",
+        }
+    }
+
     /// Whether the target at step t is the input at step t+1; such tasks
     /// cannot use a bidirectional model, which would see the answer.
     pub fn predicts_next_token(self) -> bool {
@@ -187,6 +216,70 @@ pub struct ModelSpec {
     /// (the `hidden` key is then ignored), so cells compare at equal size.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub param_budget: Option<usize>,
+    /// Seq2seq: attention of the decoder over the encoder's outputs.
+    #[serde(skip_serializing_if = "Attention::is_none")]
+    pub attention: Attention,
+    /// Seq2seq: the decoder's cell (default: `cell`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoder_cell: Option<Cell>,
+    /// Seq2seq: the decoder's depth (default: `layers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoder_layers: Option<usize>,
+}
+
+/// How a seq2seq decoder looks at the encoder's outputs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attention {
+    /// The encoder's final state is the only context (Sutskever et al. 2014).
+    #[default]
+    None,
+    /// Additive attention from the previous decoder state; the context is
+    /// fed into the decoder's input (Bahdanau et al. 2015).
+    Bahdanau,
+    /// Multiplicative ("general") attention from the current decoder state;
+    /// the context and state are combined before the output layer
+    /// (Luong et al. 2015, without input feeding).
+    Luong,
+}
+
+impl Attention {
+    pub fn is_none(&self) -> bool {
+        *self == Attention::None
+    }
+}
+
+/// Decoding of a seq2seq model's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecodeSpec {
+    /// Beam width of the final evaluation (1: greedy only). Periodic
+    /// validation always decodes greedily; with a width above 1 the final
+    /// evaluation reports `beam_*` metrics beside the greedy ones.
+    pub beam: usize,
+    /// Length normalisation: hypotheses are ranked by ln P / length^alpha.
+    pub length_norm: f64,
+    /// Longest output, in tokens before `<EOS>` (default: twice the
+    /// source length plus 10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+}
+
+impl Default for DecodeSpec {
+    fn default() -> Self {
+        DecodeSpec { beam: 1, length_norm: 1.0, max_length: None }
+    }
+}
+
+impl DecodeSpec {
+    pub fn is_default(&self) -> bool {
+        *self == DecodeSpec::default()
+    }
+
+    /// The output length limit for a source of `source_len` tokens.
+    pub fn max_length_for(&self, source_len: usize) -> usize {
+        self.max_length.unwrap_or(2 * source_len + 10)
+    }
 }
 
 impl Default for ModelSpec {
@@ -202,6 +295,9 @@ impl Default for ModelSpec {
             embedding_size: 64,
             forget_bias: None,
             param_budget: None,
+            attention: Attention::None,
+            decoder_cell: None,
+            decoder_layers: None,
         }
     }
 }
@@ -272,6 +368,15 @@ pub struct TrainSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint_every: Option<usize>,
     pub seed: u64,
+    /// Seq2seq: the probability of feeding the decoder the true previous
+    /// token rather than its own prediction during training (1 = always,
+    /// classic teacher forcing; below 1 = scheduled sampling).
+    #[serde(skip_serializing_if = "is_one")]
+    pub teacher_forcing: f64,
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 impl Default for TrainSpec {
@@ -292,6 +397,7 @@ impl Default for TrainSpec {
             log_every: 10,
             checkpoint_every: None,
             seed: 0,
+            teacher_forcing: 1.0,
         }
     }
 }
