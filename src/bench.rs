@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::data::Corpus;
 use crate::spec::{self, Cell, DataSpec, ModelSpec, Source, Spec, TrainSpec};
-use crate::train::Trainer;
+use crate::train::{Data, Trainer};
 
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -61,8 +61,8 @@ pub fn spec(c: &BenchConfig) -> Spec {
 
 pub fn run(c: &BenchConfig) -> Result<BenchResult> {
     let spec = spec(c);
-    let corpus = Corpus::load(&spec)?;
-    let mut trainer = Trainer::new(&spec, &corpus, c.device)?;
+    let data = Data::Text(Corpus::load(&spec)?);
+    let mut trainer = Trainer::new(&spec, &data, c.device)?;
     for step in 0..c.warmup {
         let _ = trainer.step(step);
     }

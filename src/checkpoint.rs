@@ -7,7 +7,8 @@
 //!   optimizer.safetensors  optimizer buffers (<param>.exp_avg, …) and `step`
 //!   hidden.safetensors     the hidden state carried into the next window (h, c)
 //!   state.json             step, window position, best validation, interval sums, seed
-//!   vocab.json             the characters, in id order
+//!   vocab.json             the characters, in id order (language model)
+//!   symbols.json           source and target tokens, in id order (example tasks)
 //!   model.json             the model section of the spec, as JSON (for tools without YAML)
 //!   trial.yaml             the resolved trial spec
 //! ```
@@ -25,7 +26,7 @@ use tch::Tensor;
 
 use crate::data::Vocab;
 use crate::spec::sweep::Trial;
-use crate::train::{Position, Snapshot, Which};
+use crate::train::{Data, Position, Snapshot, Which};
 
 pub const LAST: &str = "checkpoint-last";
 pub const BEST: &str = "checkpoint-best";
@@ -34,6 +35,7 @@ const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 const HIDDEN_FILE: &str = "hidden.safetensors";
 const STATE_FILE: &str = "state.json";
 const VOCAB_FILE: &str = "vocab.json";
+const SYMBOLS_FILE: &str = "symbols.json";
 const TRIAL_FILE: &str = "trial.yaml";
 
 pub fn name(which: Which) -> &'static str {
@@ -60,7 +62,7 @@ pub fn write(
     snapshot: &Snapshot,
     metrics_rows: usize,
     trial: &Trial,
-    vocab: &Vocab,
+    data: &Data,
 ) -> Result<PathBuf> {
     let target = trial_dir.join(name(which));
     let tmp = tempfile::Builder::new()
@@ -76,7 +78,13 @@ pub fn write(
     save(HIDDEN_FILE, &snapshot.hidden)?;
     let state = State { position: snapshot.position.clone(), metrics_rows };
     std::fs::write(dir.join(STATE_FILE), serde_json::to_string_pretty(&state)?)?;
-    write_vocab(&dir.join(VOCAB_FILE), vocab)?;
+    match data {
+        Data::Text(corpus) => write_vocab(&dir.join(VOCAB_FILE), &corpus.vocab)?,
+        Data::Examples(d) => {
+            let symbols = serde_json::json!({ "source": d.source.tokens(), "target": d.target.tokens() });
+            std::fs::write(dir.join(SYMBOLS_FILE), serde_json::to_string(&symbols)?)?;
+        }
+    }
     std::fs::write(dir.join("model.json"), serde_json::to_string_pretty(&trial.spec.model)?)?;
     std::fs::write(dir.join(TRIAL_FILE), serde_yaml::to_string(trial)?)?;
     for f in std::fs::read_dir(dir)? {

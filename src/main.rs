@@ -124,7 +124,7 @@ struct SampleArgs {
 struct ReportArgs {
     /// An experiment directory (results/<name>)
     dir: PathBuf,
-    /// Result column to compare (default: the spec's report.metric, else val_bpc)
+    /// Result column to compare (default: the spec's report.metric, else the task's: val_bpc, val_accuracy or val_exact_accuracy)
     #[arg(long)]
     metric: Option<String>,
     /// Variant to test the others against (default: the spec's, else the first)

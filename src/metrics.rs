@@ -79,14 +79,14 @@ impl MetricsLog {
     }
 
     /// Appends one row per metric, all in a single write.
-    pub fn write(&mut self, step: usize, split: &str, metrics: &[(&str, f64)]) -> Result<()> {
+    pub fn write<S: AsRef<str>>(&mut self, step: usize, split: &str, metrics: &[(S, f64)]) -> Result<()> {
         let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
         for (metric, value) in metrics {
             w.serialize(Row {
                 trial: self.trial.clone(),
                 step,
                 split: split.to_string(),
-                metric: metric.to_string(),
+                metric: metric.as_ref().to_string(),
                 value: *value,
             })?;
         }

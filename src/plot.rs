@@ -11,6 +11,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::metrics;
+use crate::spec::Task;
 use crate::summary::{mean, Record, VariantRow};
 
 const SIZE: (u32, u32) = (1100, 650);
@@ -71,6 +72,10 @@ pub fn curves(records: &[Record], split: &str, metric: &str, group: impl Fn(&Rec
 pub fn draw_all(exp_dir: &Path, records: &[Record], rows: &[VariantRow]) -> Result<Vec<PathBuf>> {
     let dir = exp_dir.join("plots");
     std::fs::create_dir_all(&dir)?;
+    let task = crate::summary::task_of(records);
+    if task != Task::CharLm {
+        return draw_task(&dir, records, rows, task);
+    }
     let mut written = Vec::new();
     let specs = [
         ("val_bpc", "val", "Validation loss (mean over seeds, band = min–max)"),
@@ -91,16 +96,121 @@ pub fn draw_all(exp_dir: &Path, records: &[Record], rows: &[VariantRow]) -> Resu
                 &Curves {
                     title,
                     y_label: "bits per character",
+                    x_label: STEP,
                     curves,
                     references: if split == "val" { &references } else { &[] },
                 },
             )?);
         }
     }
-    if rows.iter().any(|r| !r.val_bpc.is_empty()) {
-        written.extend(both(&dir, "final_val_bpc", &Final { rows })?);
+    if rows.iter().any(|r| !r.values_of("val_bpc").is_empty()) {
+        written.extend(both(
+            &dir,
+            "final_val_bpc",
+            &Final { rows, metric: "val_bpc", y_label: "validation bits per character" },
+        )?);
     }
     Ok(written)
+}
+
+pub(crate) const STEP: &str = "training step";
+
+/// The plots of an example task: loss and accuracy curves, the final
+/// metric per variant, and test accuracy against source length.
+fn draw_task(dir: &Path, records: &[Record], rows: &[VariantRow], task: Task) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let accuracy = task.default_metric().trim_start_matches("val_");
+    let accuracy_title = format!("Validation {} (mean over seeds, band = min–max)", accuracy.replace('_', " "));
+    let specs = [
+        (
+            "val_loss",
+            "val",
+            "loss",
+            "Validation loss (mean over seeds, band = min–max)",
+            "cross-entropy (nats per target)",
+        ),
+        (
+            "train_loss",
+            "train",
+            "loss",
+            "Training loss (mean over seeds, band = min–max)",
+            "cross-entropy (nats per target)",
+        ),
+        (task.default_metric(), "val", accuracy, accuracy_title.as_str(), accuracy),
+    ];
+    for (name, split, metric, title, y_label) in specs {
+        let curves = curves(records, split, metric, |r| r.trial.variant.clone())?;
+        if !curves.is_empty() {
+            written.extend(both(dir, name, &Curves { title, y_label, x_label: STEP, curves, references: &[] })?);
+        }
+    }
+    let metric = task.default_metric();
+    if rows.iter().any(|r| !r.values_of(metric).is_empty()) {
+        written.extend(both(
+            dir,
+            &format!("final_{metric}"),
+            &Final { rows, metric, y_label: &format!("final {}", metric.replace('_', " ")) },
+        )?);
+    }
+    let mut kinds = vec![accuracy.to_string()];
+    if task == Task::Seq2seq {
+        kinds.push(format!("beam_{accuracy}"));
+    }
+    for kind in kinds {
+        let curves = by_length(records, "test", &kind)?;
+        if !curves.is_empty() {
+            let title = format!("Test {} by source length (mean over seeds, band = min–max)", kind.replace('_', " "));
+            written.extend(both(
+                dir,
+                &format!("test_{kind}_by_length"),
+                &Curves { title: &title, y_label: &kind, x_label: "source length (tokens)", curves, references: &[] },
+            )?);
+        }
+    }
+    Ok(written)
+}
+
+/// Per variant, `split`'s `len{N}_{metric}` values of the final evaluation
+/// against N: (length, mean, min, max) over seeds.
+pub fn by_length(records: &[Record], split: &str, metric: &str) -> Result<Vec<Curve>> {
+    let mut by_variant: Vec<(String, BTreeMap<usize, Vec<f64>>)> = Vec::new();
+    for r in records.iter().filter(|r| r.is_finished() && r.trial.baseline.is_none()) {
+        let rows = metrics::read(&r.dir.join(crate::trial::METRICS_FILE))?;
+        let Some(last) = rows.iter().filter(|row| row.split == split).map(|row| row.step).max() else { continue };
+        let idx = match by_variant.iter().position(|(v, _)| *v == r.trial.variant) {
+            Some(i) => i,
+            None => {
+                by_variant.push((r.trial.variant.clone(), BTreeMap::new()));
+                by_variant.len() - 1
+            }
+        };
+        for row in rows.iter().filter(|row| row.split == split && row.step == last && row.value.is_finite()) {
+            let length = row
+                .metric
+                .strip_prefix("len")
+                .and_then(|rest| rest.split_once('_'))
+                .filter(|(_, m)| *m == metric)
+                .and_then(|(n, _)| n.parse::<usize>().ok());
+            if let Some(n) = length {
+                by_variant[idx].1.entry(n).or_default().push(row.value);
+            }
+        }
+    }
+    Ok(by_variant
+        .into_iter()
+        .filter(|(_, points)| !points.is_empty())
+        .map(|(v, points)| {
+            let pts = points
+                .into_iter()
+                .map(|(n, vals)| {
+                    let lo = vals.iter().cloned().fold(f64::INFINITY, f64::min);
+                    let hi = vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    (n as f64, mean(&vals).unwrap_or(f64::NAN), lo, hi)
+                })
+                .collect();
+            (v, pts)
+        })
+        .collect())
 }
 
 /// A figure that can be drawn on any plotters backend.
@@ -195,6 +305,9 @@ pub(crate) fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 pub(crate) struct Curves<'a> {
     pub title: &'a str,
     pub y_label: &'a str,
+    /// `training step` (the axis starts at 0), or another quantity (the
+    /// axis spans the data).
+    pub x_label: &'a str,
     pub curves: Vec<Curve>,
     /// Labelled constant values drawn as dashed horizontal lines.
     pub references: &'a [(String, f64)],
@@ -208,17 +321,19 @@ impl Figure for Curves<'_> {
         root.fill(&WHITE).map_err(plot_err)?;
         let all = || self.curves.iter().flat_map(|(_, p)| p.iter());
         let x_max = all().map(|p| p.0).fold(1.0, f64::max);
+        let x_min = if self.x_label == STEP { 0.0 } else { all().map(|p| p.0).fold(x_max, f64::min) - 0.5 };
+        let x_max = if self.x_label == STEP { x_max } else { x_max + 0.5 };
         let (y_lo, y_hi) = range(all().flat_map(|p| [p.2, p.3]).chain(self.references.iter().map(|r| r.1)));
         let mut chart = ChartBuilder::on(root)
             .caption(self.title, ("sans-serif", 24))
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(65)
-            .build_cartesian_2d(0f64..x_max, y_lo..y_hi)
+            .build_cartesian_2d(x_min..x_max, y_lo..y_hi)
             .map_err(plot_err)?;
         chart
             .configure_mesh()
-            .x_desc("training step")
+            .x_desc(self.x_label)
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc(self.y_label)
             .label_style(("sans-serif", 15))
@@ -253,6 +368,9 @@ impl Figure for Curves<'_> {
 
 struct Final<'a> {
     rows: &'a [VariantRow],
+    /// The result column drawn.
+    metric: &'a str,
+    y_label: &'a str,
 }
 
 impl Figure for Final<'_> {
@@ -261,11 +379,12 @@ impl Figure for Final<'_> {
         DB::ErrorType: 'static,
     {
         root.fill(&WHITE).map_err(plot_err)?;
-        let rows: Vec<&VariantRow> = self.rows.iter().filter(|r| !r.val_bpc.is_empty()).collect();
+        let rows: Vec<&VariantRow> = self.rows.iter().filter(|r| !r.values_of(self.metric).is_empty()).collect();
         let n = rows.len();
-        let (y_lo, y_hi) = range(rows.iter().flat_map(|r| r.val_bpc.iter().cloned()));
+        let (y_lo, y_hi) = range(rows.iter().flat_map(|r| r.values_of(self.metric).iter().cloned()));
+        let caption = format!("Final {} per variant (dot = mean, bar = min–max over seeds)", self.metric);
         let mut chart = ChartBuilder::on(root)
-            .caption("Final validation loss per variant (dot = mean, bar = min–max over seeds)", ("sans-serif", 22))
+            .caption(caption, ("sans-serif", 22))
             .margin(15)
             .x_label_area_size(60)
             .y_label_area_size(65)
@@ -278,7 +397,7 @@ impl Figure for Final<'_> {
             .x_labels(n.max(2) * 2 + 1)
             .x_label_formatter(&label)
             .disable_x_mesh()
-            .y_desc("validation bits per character")
+            .y_desc(self.y_label)
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 17))
             .draw()
@@ -286,14 +405,15 @@ impl Figure for Final<'_> {
         for (i, r) in rows.iter().enumerate() {
             let x = i as f64;
             let c = color(i);
-            let lo = r.val_bpc.iter().cloned().fold(f64::INFINITY, f64::min);
-            let hi = r.val_bpc.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let m = mean(&r.val_bpc).unwrap_or(f64::NAN);
+            let values = r.values_of(self.metric);
+            let lo = values.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let m = mean(values).unwrap_or(f64::NAN);
             chart
                 .draw_series(std::iter::once(ErrorBar::new_vertical(x, lo, m, hi, c.stroke_width(2), 18)))
                 .map_err(plot_err)?;
             chart
-                .draw_series(r.val_bpc.iter().map(|&v| Circle::new((x + 0.12, v), 4, c.mix(0.6).filled())))
+                .draw_series(values.iter().map(|&v| Circle::new((x + 0.12, v), 4, c.mix(0.6).filled())))
                 .map_err(plot_err)?;
             chart.draw_series(std::iter::once(Circle::new((x, m), 6, c.filled()))).map_err(plot_err)?;
         }

@@ -47,8 +47,19 @@ pub fn check_data(trials: &[Trial]) -> Result<()> {
     // Vocabulary size per (data, batch size, reversal): what the split checks
     // depend on; a parameter budget then needs only the vocabulary size.
     let mut vocab: HashMap<(String, usize, bool), usize> = HashMap::new();
+    let mut examples: HashMap<String, crate::tasks::data::Dataset> = HashMap::new();
     for t in trials {
         let data_key = serde_json::to_string(&t.spec.data)?;
+        if t.spec.task != crate::spec::Task::CharLm {
+            // Examples: read (or generate) each dataset once; a parameter
+            // budget is solved against the model built for it.
+            let key = format!("{}{data_key}", t.spec.task.name());
+            if !examples.contains_key(&key) {
+                examples.insert(key.clone(), crate::tasks::data::load(&t.spec)?);
+            }
+            crate::tasks::objective::resolve(&t.spec, &examples[&key]).with_context(|| format!("trial {}", t.id))?;
+            continue;
+        }
         let key = (data_key.clone(), t.spec.train.batch_size, t.spec.model.reverse_input);
         let v = match vocab.get(&key) {
             Some(&v) => v,

@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 use crate::fsutil::write_atomic;
 use crate::runner::EXPERIMENT_FILE;
 use crate::spec::sweep::{self, Trial};
+use crate::spec::Task;
 use crate::trial::{self, State, Status};
 
 /// A trial directory as found on disk.
@@ -81,19 +82,68 @@ fn spec_order(exp_dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Result columns of `summary.csv`, in order.
+/// Result columns of `summary.csv`, in order; a column no trial has a
+/// value for is left out (a language model has no exact-match accuracy, a
+/// classifier no bits per character).
 pub const RESULT_COLUMNS: &[&str] = &[
+    "train_loss",
     "train_bpc",
     "val_loss",
     "val_bpc",
     "val_perplexity",
     "val_accuracy",
+    "val_token_accuracy",
+    "val_exact_accuracy",
+    "val_beam_token_accuracy",
+    "val_beam_exact_accuracy",
+    "best_val_loss",
     "best_val_bpc",
     "best_step",
+    "test_loss",
     "test_bpc",
     "test_accuracy",
+    "test_token_accuracy",
+    "test_exact_accuracy",
+    "test_beam_token_accuracy",
+    "test_beam_exact_accuracy",
     "tokens_per_s",
 ];
+
+/// The task of an experiment's trials (of its first trained trial).
+pub fn task_of(records: &[Record]) -> Task {
+    records.iter().find(|r| r.trial.baseline.is_none()).map(|r| r.trial.spec.task).unwrap_or_default()
+}
+
+/// The per-variant table's metric columns for a task: (result key, header, digits).
+pub fn table_columns(task: Task) -> &'static [(&'static str, &'static str, usize)] {
+    match task {
+        Task::CharLm => &[
+            ("val_bpc", "val bits/char", 3),
+            ("best_val_bpc", "best val bpc", 3),
+            ("test_bpc", "test bits/char", 3),
+            ("val_accuracy", "val acc", 3),
+        ],
+        Task::Classify => &[
+            ("val_loss", "val loss", 3),
+            ("val_accuracy", "val acc", 3),
+            ("best_val_loss", "best val loss", 3),
+            ("test_accuracy", "test acc", 3),
+        ],
+        Task::Tag => &[
+            ("val_loss", "val loss", 3),
+            ("val_accuracy", "val tag acc", 3),
+            ("val_exact_accuracy", "val sentence acc", 3),
+            ("test_accuracy", "test tag acc", 3),
+        ],
+        Task::Seq2seq => &[
+            ("val_loss", "val loss", 3),
+            ("val_token_accuracy", "val token acc", 3),
+            ("val_exact_accuracy", "val exact", 3),
+            ("test_exact_accuracy", "test exact", 3),
+            ("test_beam_exact_accuracy", "test exact (beam)", 3),
+        ],
+    }
+}
 
 /// Writes `summary.csv`: one row per trial, swept parameters as columns.
 pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
@@ -105,11 +155,13 @@ pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
             }
         }
     }
+    let columns: Vec<&str> =
+        RESULT_COLUMNS.iter().copied().filter(|k| records.iter().any(|r| r.result(k).is_some())).collect();
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = ["trial", "variant", "seed", "status"].map(String::from).to_vec();
     header.extend(params.iter().cloned());
     header.extend(["cell", "hidden", "layers", "params", "steps", "device", "elapsed_s"].map(String::from));
-    header.extend(RESULT_COLUMNS.iter().map(|s| s.to_string()));
+    header.extend(columns.iter().map(|s| s.to_string()));
     header.push("message".into());
     w.write_record(&header)?;
     for r in records {
@@ -139,7 +191,7 @@ pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
         row.push(s.map(|s| s.steps.to_string()).unwrap_or_default());
         row.push(s.map(|s| s.device.clone()).unwrap_or_default());
         row.push(s.map(|s| format!("{:.2}", s.elapsed_s)).unwrap_or_default());
-        row.extend(RESULT_COLUMNS.iter().map(|k| r.result(k).map(|v| format!("{v:.6}")).unwrap_or_default()));
+        row.extend(columns.iter().map(|k| r.result(k).map(|v| format!("{v:.6}")).unwrap_or_default()));
         row.push(s.and_then(|s| s.message.clone()).unwrap_or_default());
         w.write_record(&row)?;
     }
@@ -156,11 +208,10 @@ pub struct VariantRow {
     pub finished: usize,
     pub diverged: usize,
     pub params: Option<i64>,
-    /// Final validation bits/char of the finished seeds.
-    pub val_bpc: Vec<f64>,
-    pub best_val_bpc: Vec<f64>,
-    pub test_bpc: Vec<f64>,
-    pub val_accuracy: Vec<f64>,
+    pub task: Task,
+    /// Final values of the finished seeds for each of the task's
+    /// [`table_columns`] and its report metric.
+    pub values: IndexMap<&'static str, Vec<f64>>,
     pub tokens_per_s: Vec<f64>,
     pub elapsed_s: Vec<f64>,
 }
@@ -175,15 +226,17 @@ pub fn by_variant(records: &[Record]) -> Vec<VariantRow> {
         .map(|(variant, rs)| {
             let done: Vec<&&Record> = rs.iter().filter(|r| r.is_finished()).collect();
             let collect = |k: &str| done.iter().filter_map(|r| r.result(k)).collect::<Vec<f64>>();
+            let task = rs.iter().find(|r| r.trial.baseline.is_none()).map(|r| r.trial.spec.task).unwrap_or_default();
+            let mut values: IndexMap<&'static str, Vec<f64>> =
+                table_columns(task).iter().map(|&(k, _, _)| (k, collect(k))).collect();
+            values.entry(task.default_metric()).or_insert_with(|| collect(task.default_metric()));
             VariantRow {
                 total: rs.len(),
                 finished: done.len(),
                 diverged: rs.iter().filter(|r| r.state() == "diverged").count(),
                 params: rs.iter().find_map(|r| r.status.as_ref().map(|s| s.params)).filter(|&p| p > 0),
-                val_bpc: collect("val_bpc"),
-                best_val_bpc: collect("best_val_bpc"),
-                test_bpc: collect("test_bpc"),
-                val_accuracy: collect("val_accuracy"),
+                task,
+                values,
                 tokens_per_s: collect("tokens_per_s"),
                 elapsed_s: done.iter().filter_map(|r| r.status.as_ref().map(|s| s.elapsed_s)).collect(),
                 variant,
@@ -210,18 +263,24 @@ fn fmt_mean(xs: &[f64], digits: usize) -> String {
     }
 }
 
+impl VariantRow {
+    /// The finished seeds' values of a result column (empty if not tabled).
+    pub fn values_of(&self, key: &str) -> &[f64] {
+        self.values.get(key).map(|v| v.as_slice()).unwrap_or(&[])
+    }
+}
+
 fn table_rows(rows: &[VariantRow]) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let header = vec![
-        "variant",
-        "trials ok",
-        "params",
-        "val bits/char",
-        "best val bpc",
-        "test bits/char",
-        "val acc",
-        "tokens/s",
-        "time/trial",
-    ];
+    // Columns of the experiment's task; a column no variant has a value
+    // for (beam metrics without beam search) is left out.
+    let task = rows.iter().find(|r| r.finished > 0).or(rows.first()).map(|r| r.task).unwrap_or_default();
+    let columns: Vec<&(&str, &str, usize)> = table_columns(task)
+        .iter()
+        .filter(|(k, _, _)| task == Task::CharLm || rows.iter().any(|r| !r.values_of(k).is_empty()))
+        .collect();
+    let mut header = vec!["variant", "trials ok", "params"];
+    header.extend(columns.iter().map(|c| c.1));
+    header.extend(["tokens/s", "time/trial"]);
     let body = rows
         .iter()
         .map(|r| {
@@ -229,17 +288,11 @@ fn table_rows(rows: &[VariantRow]) -> (Vec<&'static str>, Vec<Vec<String>>) {
             if r.diverged > 0 {
                 ok.push_str(&format!(" ({} diverged)", r.diverged));
             }
-            vec![
-                r.variant.clone(),
-                ok,
-                r.params.map(|p| p.to_string()).unwrap_or_else(|| "—".into()),
-                fmt_mean(&r.val_bpc, 3),
-                fmt_mean(&r.best_val_bpc, 3),
-                fmt_mean(&r.test_bpc, 3),
-                fmt_mean(&r.val_accuracy, 3),
-                mean(&r.tokens_per_s).map(|v| format!("{v:.0}")).unwrap_or_else(|| "—".into()),
-                mean(&r.elapsed_s).map(|v| format!("{v:.0}s")).unwrap_or_else(|| "—".into()),
-            ]
+            let mut row = vec![r.variant.clone(), ok, r.params.map(|p| p.to_string()).unwrap_or_else(|| "—".into())];
+            row.extend(columns.iter().map(|&&(k, _, digits)| fmt_mean(r.values_of(k), digits)));
+            row.push(mean(&r.tokens_per_s).map(|v| format!("{v:.0}")).unwrap_or_else(|| "—".into()));
+            row.push(mean(&r.elapsed_s).map(|v| format!("{v:.0}s")).unwrap_or_else(|| "—".into()));
+            row
         })
         .collect();
     (header, body)
@@ -259,9 +312,17 @@ pub fn terminal_table(rows: &[VariantRow]) -> String {
 /// Writes `summary.md`: the per-variant table (mean ± sd over seeds).
 pub fn write_markdown(exp_dir: &Path, name: &str, rows: &[VariantRow]) -> Result<PathBuf> {
     let (header, body) = table_rows(rows);
+    let units = match rows.iter().find(|r| r.finished > 0).or(rows.first()).map(|r| r.task).unwrap_or_default() {
+        Task::CharLm => "bits/char = nats/char ÷ ln 2",
+        Task::Seq2seq => {
+            "loss = cross-entropy in nats per target token under teacher forcing; \
+             token and exact accuracy of greedy decoding, beam where shown"
+        }
+        _ => "loss = cross-entropy in nats per label or tag",
+    };
     let mut md = format!(
         "# {name}\n\nFinal metrics per variant, mean ± sample standard deviation over finished seeds \
-         (bits/char = nats/char ÷ ln 2).\n\n| {} |\n|{}|\n",
+         ({units}).\n\n| {} |\n|{}|\n",
         header.join(" | "),
         header.iter().map(|_| "---").collect::<Vec<_>>().join("|")
     );

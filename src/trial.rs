@@ -21,11 +21,11 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint;
-use crate::data::{Corpus, Vocab};
 use crate::fsutil::write_atomic;
 use crate::metrics::{bits, MetricsLog};
 use crate::spec::sweep::Trial;
-use crate::train::{Eval, Observer, Outcome, Snapshot, TrainLog, Trainer, Which};
+use crate::spec::Task;
+use crate::train::{Data, Eval, Observer, Outcome, Snapshot, TrainLog, Trainer, Which};
 
 pub const SPEC_FILE: &str = "trial.yaml";
 pub const STATUS_FILE: &str = "status.json";
@@ -175,8 +175,8 @@ fn train_into(
     resume: Option<&Path>,
     abort_after: Option<usize>,
 ) -> Result<()> {
-    let corpus = Corpus::load(&trial.spec)?;
-    let mut trainer = Trainer::new(&trial.spec, &corpus, device)?;
+    let data = Data::load(&trial.spec)?;
+    let mut trainer = Trainer::new(&trial.spec, &data, device)?;
     status.total_steps = trainer.total_steps();
     status.params = trainer.parameter_count();
     status.hidden = trainer.hidden();
@@ -193,7 +193,7 @@ fn train_into(
                 // forever: start over (with a fresh model, since restoring
                 // may have got half way).
                 eprintln!("{}: cannot resume from {}: {e:#}; starting over", trial.id, ckpt.display());
-                trainer = Trainer::new(&trial.spec, &corpus, device)?;
+                trainer = Trainer::new(&trial.spec, &data, device)?;
                 None
             }
         },
@@ -207,14 +207,17 @@ fn train_into(
         }
     };
     status.write(dir)?;
-    let mut sink = Sink { log, progress, total: trainer.total_steps(), dir, trial, vocab: &corpus.vocab, abort_after };
+    let mut sink = Sink { log, progress, total: trainer.total_steps(), dir, trial, data: &data, abort_after };
     let report = trainer.run(&mut sink)?;
     status.steps = report.steps;
     // JSON has no NaN: a metric that is not finite is simply absent.
     let mut r = Finite(&mut status.result);
+    let lm = trial.spec.task == Task::CharLm;
     if let Some(t) = report.last_train {
         r.insert("train_loss".into(), t.loss);
-        r.insert("train_bpc".into(), bits(t.loss));
+        if lm {
+            r.insert("train_bpc".into(), bits(t.loss));
+        }
     }
     for (prefix, eval) in [("val", &report.val), ("test", &report.test)] {
         for (name, v) in eval.iter().flat_map(|e| e.metrics()) {
@@ -222,7 +225,10 @@ fn train_into(
         }
     }
     if let Some((step, best)) = &report.best_val {
-        r.insert("best_val_bpc".into(), bits(best.loss));
+        r.insert("best_val_loss".into(), best.loss);
+        if lm {
+            r.insert("best_val_bpc".into(), bits(best.loss));
+        }
         r.insert("best_step".into(), *step as f64);
     }
     r.insert("tokens_per_s".into(), report.tokens_per_s);
@@ -261,13 +267,18 @@ struct Sink<'p> {
     total: usize,
     dir: &'p Path,
     trial: &'p Trial,
-    vocab: &'p Vocab,
+    data: &'p Data,
     abort_after: Option<usize>,
 }
 
 impl Observer for Sink<'_> {
     fn train(&mut self, log: &TrainLog) -> Result<()> {
-        self.log.write(log.step, "train", &log.metrics())?;
+        let mut metrics = log.metrics().to_vec();
+        if self.trial.spec.task != Task::CharLm {
+            // Bits per character mean nothing for labels, tags or target tokens.
+            metrics.retain(|(name, _)| *name != "bpc");
+        }
+        self.log.write(log.step, "train", &metrics)?;
         self.progress.update(log.step, self.total, log.loss);
         if self.abort_after.is_some_and(|k| log.step >= k) {
             std::process::abort();
@@ -280,7 +291,7 @@ impl Observer for Sink<'_> {
     }
 
     fn checkpoint(&mut self, which: Which, snapshot: &Snapshot) -> Result<()> {
-        checkpoint::write(self.dir, which, snapshot, self.log.rows(), self.trial, self.vocab)?;
+        checkpoint::write(self.dir, which, snapshot, self.log.rows(), self.trial, self.data)?;
         Ok(())
     }
 }

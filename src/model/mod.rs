@@ -182,13 +182,18 @@ pub const IGNORE: i64 = -100;
 /// The hidden size whose parameter count is closest to `budget` (ties go
 /// to the smaller model), or an error if even hidden = 1 exceeds it.
 pub fn solve_hidden(spec: &ModelSpec, vocab: usize, budget: usize) -> anyhow::Result<usize> {
-    let count = |h: usize| count_parameters(&ModelSpec { hidden: h, ..spec.clone() }, vocab);
+    solve_hidden_by(budget, &format!("{:?} model with a vocabulary of {vocab}", spec.cell), |h| {
+        count_parameters(&ModelSpec { hidden: h, ..spec.clone() }, vocab)
+    })
+}
+
+/// The hidden size whose `count` is closest to `budget` (ties go to the
+/// smaller model); `count` must grow with the hidden size.
+pub fn solve_hidden_by(budget: usize, what: &str, count: impl Fn(usize) -> i64) -> anyhow::Result<usize> {
     let budget = budget as i64;
     if count(1) > budget {
         anyhow::bail!(
-            "model.param_budget: {budget} parameters is below the smallest {:?} model ({} parameters at hidden 1 \
-             with a vocabulary of {vocab})",
-            spec.cell,
+            "model.param_budget: {budget} parameters is below the smallest {what} ({} parameters at hidden 1)",
             count(1)
         );
     }

@@ -54,7 +54,7 @@ pub fn evaluate(model: &Ngram, split: &Split) -> Eval {
         correct += (best == token as usize) as usize;
     }
     let chars = scored.max(1);
-    Eval { loss: nats / chars as f64, accuracy: correct as f64 / chars as f64, chars }
+    Eval::lm(nats / chars as f64, correct as f64 / chars as f64, chars)
 }
 
 /// Fits and evaluates the baseline of `t` into `dir`; failures are recorded
@@ -112,7 +112,7 @@ fn fit_into(t: &Trial, b: &BaselineSpec, dir: &Path, status: &mut Status) -> Res
     // how much the counts memorise, beside what generalises.
     log.write(0, "train", &[("loss", train.loss), ("bpc", bits(train.loss))])?;
     for (split, eval) in [("val", &val), ("test", &test)] {
-        let metrics: Vec<(&str, f64)> = eval.metrics().into_iter().filter(|(_, v)| v.is_finite()).collect();
+        let metrics: Vec<(String, f64)> = eval.metrics().into_iter().filter(|(_, v)| v.is_finite()).collect();
         log.write(0, split, &metrics)?;
         for (name, v) in metrics {
             status.result.insert(format!("{split}_{name}"), v);

@@ -112,7 +112,7 @@ impl WordNgram {
             history.push(id);
         }
         let chars = text.chars().count().max(1);
-        Eval { loss: nats / chars as f64, accuracy: f64::NAN, chars }
+        Eval::lm(nats / chars as f64, f64::NAN, chars)
     }
 
     fn spelling_log_prob(&self, word: &str) -> f64 {

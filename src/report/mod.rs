@@ -33,6 +33,15 @@ pub fn spec_defaults(exp_dir: &Path) -> ReportSpec {
         .unwrap_or_default()
 }
 
+/// `o` with the task's default metric if it names none.
+pub fn with_default_metric(o: &ReportSpec, records: &[Record]) -> ReportSpec {
+    let mut o = o.clone();
+    if o.metric.is_empty() {
+        o.metric = summary::task_of(records).default_metric().to_string();
+    }
+    o
+}
+
 /// What a variant's comparison with the baseline concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -137,6 +146,7 @@ fn short(v: &Value) -> String {
 
 /// Builds the sections of a report over `records`.
 pub fn analyse(records: &[Record], o: &ReportSpec) -> Result<Vec<Section>> {
+    let o = &with_default_metric(o, records);
     check_options(o)?;
     // Fitted baselines (n-grams) are references, not variants under test.
     let finished: Vec<&Record> = records.iter().filter(|r| r.is_finished() && r.trial.baseline.is_none()).collect();
@@ -246,6 +256,7 @@ fn importance(recs: &[&Record], o: &ReportSpec) -> Vec<(String, f64)> {
 /// Writes `report.md` and its plots into `exp_dir`; returns the files.
 pub fn write(exp_dir: &Path, o: &ReportSpec) -> Result<Vec<PathBuf>> {
     let records = summary::collect(exp_dir)?;
+    let o = &with_default_metric(o, &records);
     let sections = analyse(&records, o)?;
     let plots_dir = exp_dir.join("plots");
     std::fs::create_dir_all(&plots_dir)?;
@@ -405,7 +416,7 @@ fn section_markdown(
         files.extend(plot::both(
             plots_dir,
             &name,
-            &Curves { title: &title, y_label: &o.metric, curves, references: &[] },
+            &Curves { title: &title, y_label: &o.metric, x_label: plot::STEP, curves, references: &[] },
         )?);
         let _ = writeln!(md, "![learning curves](plots/{name}.png)\n");
     }
@@ -415,6 +426,9 @@ fn section_markdown(
 /// A short sample from each variant's best trial, at a fixed temperature
 /// and seed, from its best checkpoint.
 fn samples_markdown(md: &mut String, s: &Section, o: &ReportSpec) {
+    if summary::task_of(&s.records) != crate::spec::Task::CharLm {
+        return;
+    }
     let better = |a: f64, b: f64| if lower_is_better(&o.metric) { a < b } else { a > b };
     let mut lines = Vec::new();
     let mut missing = Vec::new();

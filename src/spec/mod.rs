@@ -57,7 +57,11 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportSpec {
-    /// A `summary.csv` result column, e.g. `val_bpc`, `test_bpc`, `val_accuracy`.
+    /// A `summary.csv` result column, e.g. `val_bpc`, `test_bpc`,
+    /// `val_accuracy`, `val_exact_accuracy`; empty: the task's default
+    /// (`val_bpc` for a language model, `val_accuracy` for classification
+    /// and tagging, `val_exact_accuracy` for seq2seq).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub metric: String,
     /// The variant every other is tested against (default: the first).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,7 +75,7 @@ pub struct ReportSpec {
 
 impl Default for ReportSpec {
     fn default() -> Self {
-        ReportSpec { metric: "val_bpc".into(), baseline: None, margin: 0.02, alpha: 0.05, split_by: vec![] }
+        ReportSpec { metric: String::new(), baseline: None, margin: 0.02, alpha: 0.05, split_by: vec![] }
     }
 }
 

@@ -1,1 +1,116 @@
+//! The classifier (many-to-one) and the tagger (many-to-many, aligned):
+//! input encoding → any recurrent stack of [`crate::model`] → a linear
+//! read-out of the final step (classifier) or of every step (tagger).
+//! Batches hold sequences of equal length (see [`super::objective`]), so
+//! there is no padding and every direction's final output is exact.
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
 
+use crate::model::{Recurrent, State};
+use crate::spec::{InputEncoding, ModelSpec};
+
+/// Token ids → (one-hot or embedded) → recurrent stack.
+#[derive(Debug)]
+pub struct Encoder {
+    vocab: i64,
+    embedding: Option<nn::Embedding>,
+    rnn: Recurrent,
+    hidden: i64,
+    bidirectional: bool,
+    options: (Kind, tch::Device),
+}
+
+impl Encoder {
+    /// Parameters `embedding.*` (with `input: embedding`) and `rnn.*` under `vs`.
+    pub fn new(vs: &nn::Path, spec: &ModelSpec, vocab: usize) -> Encoder {
+        let vocab = vocab as i64;
+        let (embedding, input) = match spec.input {
+            InputEncoding::Onehot => (None, vocab),
+            InputEncoding::Embedding => {
+                let size = spec.embedding_size as i64;
+                (Some(nn::embedding(vs / "embedding", vocab, size, Default::default())), size)
+            }
+        };
+        let rnn = Recurrent::new(&(vs / "rnn"), spec, input);
+        Encoder {
+            vocab,
+            embedding,
+            rnn,
+            hidden: spec.hidden as i64,
+            bidirectional: spec.bidirectional,
+            options: (Kind::Float, vs.device()),
+        }
+    }
+
+    pub fn output_size(&self) -> i64 {
+        self.rnn.output_size()
+    }
+
+    /// `ids` `[batch, time]` → (outputs `[batch, time, hidden·dirs]`, final state), from a zero state.
+    pub fn forward(&self, ids: &Tensor, train: bool) -> (Tensor, State) {
+        let x = match &self.embedding {
+            Some(e) => e.forward(ids),
+            None => ids.one_hot(self.vocab).to_kind(self.options.0),
+        };
+        let state = self.rnn.zero_state(ids.size()[0], self.options);
+        self.rnn.forward(&x, &state, train)
+    }
+
+    /// What the whole sequence leaves: the forward direction's output at
+    /// the last step, and with a bidirectional stack the backward
+    /// direction's output at the first step, concatenated.
+    pub fn summary(&self, outputs: &Tensor) -> Tensor {
+        let time = outputs.size()[1];
+        let last = outputs.select(1, time - 1);
+        if !self.bidirectional {
+            return last;
+        }
+        let forward = last.narrow(1, 0, self.hidden);
+        let backward = outputs.select(1, 0).narrow(1, self.hidden, self.hidden);
+        Tensor::cat(&[forward, backward], 1)
+    }
+}
+
+/// Many-to-one: one label per sequence.
+#[derive(Debug)]
+pub struct Classifier {
+    encoder: Encoder,
+    head: nn::Linear,
+    dropout: f64,
+}
+
+impl Classifier {
+    pub fn new(vs: &nn::Path, spec: &ModelSpec, vocab: usize, classes: usize) -> Classifier {
+        let encoder = Encoder::new(vs, spec, vocab);
+        let head = nn::linear(vs / "head", encoder.output_size(), classes as i64, Default::default());
+        Classifier { encoder, head, dropout: spec.dropout }
+    }
+
+    /// `ids` `[batch, time]` → logits `[batch, classes]`.
+    pub fn forward(&self, ids: &Tensor, train: bool) -> Tensor {
+        let (outputs, _) = self.encoder.forward(ids, train);
+        self.head.forward(&self.encoder.summary(&outputs).dropout(self.dropout, train))
+    }
+}
+
+/// Many-to-many, aligned: one tag per token.
+#[derive(Debug)]
+pub struct Tagger {
+    encoder: Encoder,
+    head: nn::Linear,
+    dropout: f64,
+}
+
+impl Tagger {
+    pub fn new(vs: &nn::Path, spec: &ModelSpec, vocab: usize, tags: usize) -> Tagger {
+        let encoder = Encoder::new(vs, spec, vocab);
+        let head = nn::linear(vs / "head", encoder.output_size(), tags as i64, Default::default());
+        Tagger { encoder, head, dropout: spec.dropout }
+    }
+
+    /// `ids` `[batch, time]` → logits `[batch, time, tags]`.
+    pub fn forward(&self, ids: &Tensor, train: bool) -> Tensor {
+        let (outputs, _) = self.encoder.forward(ids, train);
+        self.head.forward(&outputs.dropout(self.dropout, train))
+    }
+}

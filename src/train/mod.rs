@@ -1,7 +1,12 @@
-//! The training loop: stateful truncated BPTT over contiguous streams (as in
-//! char-rnn), evaluation without gradients and with dropout off. The loop
-//! knows nothing about files; it reports to an [`Observer`], including the
+//! The training loop, shared by every task: optimizer steps with clipping
+//! and a learning-rate schedule, evaluation without gradients and with
+//! dropout off, divergence detection, best-validation tracking and
+//! checkpoints. What a step reads and how a split is scored is the task's
+//! [`Objective`]: the character language model's truncated BPTT ([`lm`]) or
+//! the example tasks' batches ([`crate::tasks::objective`]). The loop knows
+//! nothing about files; it reports to an [`Observer`], including the
 //! [`Snapshot`]s a checkpoint is made of, and continues from one exactly.
+pub mod lm;
 pub mod optim;
 mod snapshot;
 
@@ -11,31 +16,110 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::data::{self, Corpus, Split, Windows};
+use crate::data::{Corpus, Vocab};
 use crate::metrics::{bits, perplexity};
-use crate::model::{self, CharRnn, State};
-use crate::spec::Spec;
+use crate::model;
+use crate::spec::{Spec, Task};
+use crate::tasks::data::Dataset;
 
-use snapshot::state_tensors;
 pub use snapshot::{load_named, named_variables, step_seed, Position, Snapshot, Which};
 
-/// Loss and accuracy over a split.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+/// A trial's data: a text corpus (character language model) or examples.
+#[derive(Debug)]
+pub enum Data {
+    Text(Corpus),
+    Examples(Dataset),
+}
+
+impl Data {
+    /// Reads (or generates) and splits the data of `spec`'s task.
+    pub fn load(spec: &Spec) -> Result<Data> {
+        Ok(match spec.task {
+            Task::CharLm => Data::Text(Corpus::load(spec)?),
+            _ => Data::Examples(crate::tasks::data::load(spec)?),
+        })
+    }
+
+    /// The character vocabulary of a text corpus.
+    pub fn vocab(&self) -> Option<&Vocab> {
+        match self {
+            Data::Text(c) => Some(&c.vocab),
+            Data::Examples(_) => None,
+        }
+    }
+}
+
+/// Scores over a split: the loss (mean cross-entropy in nats per scored
+/// target) that picks the best checkpoint, and every metric logged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Eval {
-    /// Mean cross-entropy, nats per character.
     pub loss: f64,
     pub accuracy: f64,
+    /// Scored targets (characters, tokens, tags or labels).
     pub chars: usize,
+    /// The metrics written to `metrics.csv`, by name; empty means those of
+    /// a language model ([`Eval::lm`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub named: Vec<(String, f64)>,
 }
 
 impl Eval {
-    pub fn metrics(&self) -> [(&'static str, f64); 4] {
-        [
-            ("loss", self.loss),
-            ("bpc", bits(self.loss)),
-            ("perplexity", perplexity(self.loss)),
-            ("accuracy", self.accuracy),
+    /// A language model's scores: loss, bits per character, perplexity, accuracy.
+    pub fn lm(loss: f64, accuracy: f64, chars: usize) -> Eval {
+        Eval { loss, accuracy, chars, named: Vec::new() }
+    }
+
+    pub fn metrics(&self) -> Vec<(String, f64)> {
+        if !self.named.is_empty() {
+            return self.named.clone();
+        }
+        vec![
+            ("loss".into(), self.loss),
+            ("bpc".into(), bits(self.loss)),
+            ("perplexity".into(), perplexity(self.loss)),
+            ("accuracy".into(), self.accuracy),
         ]
+    }
+}
+
+/// A split a task is evaluated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalSplit {
+    Val,
+    Test,
+}
+
+/// A training batch's loss, with its graph.
+pub struct Batch {
+    /// Summed cross-entropy (nats) over the scored targets.
+    pub loss_sum: Tensor,
+    /// Number of scored targets (a scalar tensor: the sum stays on the device).
+    pub scored: Tensor,
+    /// Tokens read, for throughput.
+    pub tokens: usize,
+}
+
+/// What a task contributes to the loop: its batches, in an order that can
+/// be saved and restored, and its evaluation.
+pub trait Objective {
+    /// The loss on the next training batch (dropout on). Randomness drawn
+    /// here comes from libtorch's generator, seeded before every step.
+    fn train_batch(&mut self, step: usize) -> Batch;
+    /// Scores a split without gradients and with dropout off; `last` marks
+    /// the evaluation at the end of training, which may compute more (beam
+    /// search, accuracy by length).
+    fn evaluate(&self, split: EvalSplit, last: bool) -> Eval;
+    /// Training batches per pass over the training split.
+    fn per_epoch(&self) -> usize;
+    /// Where the next batch comes from: (offset, passes done).
+    fn position(&self) -> (i64, usize);
+    fn seek(&mut self, offset: i64, epoch: usize);
+    /// State carried between batches (a language model's hidden state).
+    fn state_tensors(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+    fn restore_state(&mut self, named: Vec<(String, Tensor)>) -> Result<()> {
+        load_named(&[], named, "hidden state")
     }
 }
 
@@ -114,59 +198,44 @@ pub struct Report {
 
 pub struct Trainer<'a> {
     spec: &'a Spec,
-    corpus: &'a Corpus,
     device: Device,
     vs: nn::VarStore,
-    model: CharRnn,
+    objective: Box<dyn Objective + 'a>,
     /// The hidden size trained (solved from `param_budget` if given).
     hidden: usize,
     opt: optim::Optimizer,
     vars: Vec<Tensor>,
-    windows: Windows,
-    state: State,
     total_steps: usize,
     resume: Option<Position>,
 }
 
 impl<'a> Trainer<'a> {
-    /// Seeds libtorch, builds the model and optimizer on `device`.
-    pub fn new(spec: &'a Spec, corpus: &'a Corpus, device: Device) -> Result<Trainer<'a>> {
+    /// Seeds libtorch, builds the task's model and the optimizer on `device`.
+    pub fn new(spec: &'a Spec, data: &'a Data, device: Device) -> Result<Trainer<'a>> {
         tch::manual_seed(spec.train.seed as i64);
         if device.is_cuda() {
             tch::Cuda::manual_seed_all(spec.train.seed);
         }
         let vs = nn::VarStore::new(device);
-        let model_spec = model::resolve(&spec.model, corpus.vocab.len())?;
-        let model = CharRnn::new(&vs.root(), &model_spec, corpus.vocab.len());
+        let (objective, hidden): (Box<dyn Objective + 'a>, usize) = match data {
+            Data::Text(corpus) => {
+                let (lm, hidden) = lm::CharLm::new(spec, corpus, &vs)?;
+                (Box::new(lm), hidden)
+            }
+            Data::Examples(dataset) => {
+                let (task, hidden) = crate::tasks::objective::TaskObjective::new(spec, dataset, &vs)?;
+                (Box::new(task), hidden)
+            }
+        };
         let params = named_variables(&vs);
         let vars = params.iter().map(|(_, t)| t.shallow_clone()).collect();
         let opt = optim::Optimizer::new(params, &spec.train);
-        let batch = spec.train.batch_size;
-        let windows = Windows::new(
-            data::streams(&corpus.train.ids, batch).to_device(device),
-            data::streams(&corpus.train.targets, batch).to_device(device),
-            spec.train.bptt,
-        );
         let total_steps = match (spec.train.steps, spec.train.epochs) {
             (Some(s), _) => s,
-            (None, Some(e)) => ((e * windows.per_epoch() as f64).ceil() as usize).max(1),
+            (None, Some(e)) => ((e * objective.per_epoch() as f64).ceil() as usize).max(1),
             (None, None) => anyhow::bail!("train: no budget (train.steps or train.epochs)"),
         };
-        let state = model.zero_state(batch as i64);
-        Ok(Trainer {
-            spec,
-            corpus,
-            device,
-            vs,
-            model,
-            hidden: model_spec.hidden,
-            opt,
-            vars,
-            windows,
-            state,
-            total_steps,
-            resume: None,
-        })
+        Ok(Trainer { spec, device, vs, objective, hidden, opt, vars, total_steps, resume: None })
     }
 
     /// Continues from a snapshot (see [`Trainer::snapshot`]) on the next [`Trainer::run`].
@@ -177,12 +246,8 @@ impl<'a> Trainer<'a> {
         }
         load_named(&named_variables(&self.vs), snapshot.model, "model")?;
         self.opt.load_state(snapshot.optimizer)?;
-        // A zero state's h and c share storage; restore into separate tensors.
-        let zero = self.model.zero_state(self.spec.train.batch_size as i64);
-        let state = State(zero.0.iter().map(|t| t.copy()).collect());
-        load_named(&state_tensors(&state), snapshot.hidden, "hidden state")?;
-        self.state = state;
-        self.windows.seek(p.window_offset, p.epoch);
+        self.objective.restore_state(snapshot.hidden)?;
+        self.objective.seek(p.window_offset, p.epoch);
         self.resume = Some(snapshot.position);
         Ok(())
     }
@@ -203,59 +268,22 @@ impl<'a> Trainer<'a> {
         &self.vs
     }
 
-    /// One optimizer step on the next window. Sums stay on the device (no
+    /// One optimizer step on the next batch. Sums stay on the device (no
     /// host sync) so steps queue up on a GPU.
     pub fn step(&mut self, step: usize) -> StepOut {
-        let window = self.windows.next_window();
-        if window.starts_epoch {
-            self.state = self.model.zero_state(self.spec.train.batch_size as i64);
-        }
         tch::manual_seed(step_seed(self.spec.train.seed, step));
         let lr = optim::lr_at(&self.spec.train, step, self.total_steps);
-        let (logits, state) = self.model.forward(&window.input, &self.state, true);
-        let (loss_sum, _) = model::loss_and_correct(&logits, &window.target);
-        let scored = window.target.ne(model::IGNORE).sum(Kind::Float);
+        let batch = self.objective.train_batch(step);
         self.opt.zero_grad();
-        (&loss_sum / scored.clamp_min(1.0)).backward();
+        (&batch.loss_sum / batch.scored.clamp_min(1.0)).backward();
         let grad_norm = optim::clip_grad_norm(&self.vars, self.spec.train.clip_grad_norm);
         self.opt.step(lr);
-        self.state = state.detach();
-        StepOut { loss_sum: loss_sum.detach(), scored, grad_norm, tokens: window.input.numel() }
+        StepOut { loss_sum: batch.loss_sum.detach(), scored: batch.scored, grad_norm, tokens: batch.tokens }
     }
 
-    /// Mean loss and accuracy over the scored characters of `split` (its
-    /// first `max_chars` if given), read as `batch` parallel streams from a
-    /// zero state, without gradients and with dropout off.
-    pub fn evaluate(&self, split: &Split, max_chars: Option<usize>) -> Eval {
-        let split = split.head(max_chars.unwrap_or(split.len()));
-        let batch = self.spec.train.batch_size;
-        let rows = data::streams(&split.ids, batch).to_device(self.device);
-        let targets = data::streams(&split.targets, batch).to_device(self.device);
-        let chunk = self.spec.train.bptt.max(256) as i64;
-        tch::no_grad(|| {
-            let (batch, len) = (rows.size()[0], rows.size()[1]);
-            let mut state = self.model.zero_state(batch);
-            let zero = || Tensor::zeros([], (Kind::Float, self.device));
-            let (mut loss, mut correct, mut scored) = (zero(), zero(), zero());
-            let mut pos = 0;
-            while pos < len - 1 {
-                let n = chunk.min(len - 1 - pos);
-                let (logits, next) = self.model.forward(&rows.narrow(1, pos, n), &state, false);
-                let target = targets.narrow(1, pos + 1, n);
-                let (l, c) = model::loss_and_correct(&logits, &target);
-                loss += l;
-                correct += c;
-                scored += target.ne(model::IGNORE).sum(Kind::Float);
-                state = next;
-                pos += n;
-            }
-            let chars = f64::try_from(scored).unwrap_or(0.0).max(1.0);
-            Eval {
-                loss: f64::try_from(loss).unwrap_or(f64::NAN) / chars,
-                accuracy: f64::try_from(correct).unwrap_or(f64::NAN) / chars,
-                chars: chars as usize,
-            }
-        })
+    /// Scores a split without gradients and with dropout off (see [`Objective::evaluate`]).
+    pub fn evaluate(&self, split: EvalSplit, last: bool) -> Eval {
+        tch::no_grad(|| self.objective.evaluate(split, last))
     }
 
     /// Trains for the whole budget (or what is left of it after
@@ -296,7 +324,7 @@ impl<'a> Trainer<'a> {
             interval.add(&out);
             report.steps = step;
             if step % log_every == 0 || step == total {
-                let (log, seconds) = interval.finish(step, lr, &self.windows, start);
+                let (log, seconds) = interval.finish(step, lr, self.objective.per_epoch(), start);
                 train_time += seconds;
                 train_tokens += interval.tokens;
                 interval = Interval::new(self.device);
@@ -311,9 +339,9 @@ impl<'a> Trainer<'a> {
             }
             let mut best = false;
             if step % eval_every == 0 && step != total {
-                let val = self.evaluate(&self.corpus.val, t.eval_chars);
+                let val = self.evaluate(EvalSplit::Val, false);
                 observer.eval(step, "val", &val)?;
-                best = track_best(&mut report.best_val, step, val);
+                best = track_best(&mut report.best_val, step, &val);
             }
             // The last step's checkpoint comes before the final evaluation,
             // so a run resumed from it redoes exactly that evaluation.
@@ -336,13 +364,13 @@ impl<'a> Trainer<'a> {
         }
         report.tokens_per_s = if train_time > 0.0 { train_tokens as f64 / train_time } else { 0.0 };
         if matches!(report.outcome, Outcome::Finished) {
-            let val = self.evaluate(&self.corpus.val, t.eval_chars);
+            let val = self.evaluate(EvalSplit::Val, true);
             observer.eval(report.steps, "val", &val)?;
-            if track_best(&mut report.best_val, report.steps, val) {
+            if track_best(&mut report.best_val, report.steps, &val) {
                 let position = self.position(report.steps, &report, &interval, train_time, train_tokens);
                 observer.checkpoint(Which::Best, &self.snapshot(position)?)?;
             }
-            let test = self.evaluate(&self.corpus.test, None);
+            let test = self.evaluate(EvalSplit::Test, true);
             observer.eval(report.steps, "test", &test)?;
             if !val.loss.is_finite() {
                 report.outcome = Outcome::Diverged { step: report.steps, what: "validation loss is not finite".into() };
@@ -361,13 +389,13 @@ impl<'a> Trainer<'a> {
         train_time_s: f64,
         train_tokens: usize,
     ) -> Position {
-        let (window_offset, epoch) = self.windows.position();
+        let (window_offset, epoch) = self.objective.position();
         Position {
             step,
             total_steps: self.total_steps,
             window_offset,
             epoch,
-            best_val: report.best_val,
+            best_val: report.best_val.clone(),
             last_train: report.last_train,
             interval_loss: f64::try_from(&interval.loss).unwrap_or(f64::NAN),
             interval_grad_norm: f64::try_from(&interval.norm).unwrap_or(f64::NAN),
@@ -388,17 +416,17 @@ impl<'a> Trainer<'a> {
         Ok(Snapshot {
             model: cpu(named_variables(&self.vs)),
             optimizer: cpu(self.opt.state()),
-            hidden: cpu(state_tensors(&self.state)),
+            hidden: cpu(self.objective.state_tensors()),
             position,
         })
     }
 }
 
 /// Records a new best validation loss; returns whether it is one.
-fn track_best(best: &mut Option<(usize, Eval)>, step: usize, eval: Eval) -> bool {
-    let better = eval.loss.is_finite() && best.is_none_or(|(_, b)| eval.loss < b.loss);
+fn track_best(best: &mut Option<(usize, Eval)>, step: usize, eval: &Eval) -> bool {
+    let better = eval.loss.is_finite() && best.as_ref().is_none_or(|(_, b)| eval.loss < b.loss);
     if better {
-        *best = Some((step, eval));
+        *best = Some((step, eval.clone()));
     }
     better
 }
@@ -438,12 +466,12 @@ impl Interval {
     }
 
     /// Syncs with the device and returns the interval's log and its duration.
-    fn finish(&self, step: usize, lr: f64, windows: &Windows, run_start: Instant) -> (TrainLog, f64) {
+    fn finish(&self, step: usize, lr: f64, per_epoch: usize, run_start: Instant) -> (TrainLog, f64) {
         let scored = f64::try_from(&self.scored).unwrap_or(0.0).max(1.0);
         let loss = f64::try_from(&self.loss).unwrap_or(f64::NAN) / scored;
         let grad_norm = f64::try_from(&self.norm).unwrap_or(f64::NAN) / self.steps.max(1) as f64;
         let seconds = self.started.elapsed().as_secs_f64();
-        let epoch = step as f64 / windows.per_epoch() as f64;
+        let epoch = step as f64 / per_epoch.max(1) as f64;
         let log = TrainLog {
             step,
             epoch,
