@@ -263,7 +263,8 @@ impl Spec {
                 Ok(())
             }
             Source::Reverse { examples, min_length, max_length, symbols: n, .. }
-            | Source::Sort { examples, min_length, max_length, symbols: n, .. } => {
+            | Source::Sort { examples, min_length, max_length, symbols: n, .. }
+            | Source::Cipher { examples, min_length, max_length, symbols: n, .. } => {
                 lengths(*examples, *min_length, *max_length)?;
                 symbols(*n)
             }
@@ -365,6 +366,6 @@ fn sources_for(task: Task) -> &'static str {
         Task::CharLm => "builtin, file, xml, arithmetic, copy",
         Task::Classify => "labeled, parity, adding",
         Task::Tag => "tagged, conllu, lookahead",
-        Task::Seq2seq => "pairs, reverse, sort, addition, dates",
+        Task::Seq2seq => "pairs, reverse, sort, cipher, addition, dates",
     }
 }

@@ -194,6 +194,21 @@ pub enum Source {
         #[serde(default)]
         seed: u64,
     },
+    /// Seq2seq: each letter replaced by a fixed other one (a permutation of
+    /// the first `symbols` letters drawn from `seed`), in order: a monotone
+    /// alignment, like word-by-word translation.
+    Cipher {
+        #[serde(default = "default_examples")]
+        examples: usize,
+        #[serde(default = "default_min_length")]
+        min_length: usize,
+        #[serde(default = "default_max_length")]
+        max_length: usize,
+        #[serde(default = "default_symbols")]
+        symbols: usize,
+        #[serde(default)]
+        seed: u64,
+    },
     /// Seq2seq: `a+b` → the sum, operands of `min_length` to `max_length` digits.
     Addition {
         #[serde(default = "default_examples")]
@@ -252,6 +267,7 @@ impl Source {
             Source::Pairs { .. }
             | Source::Reverse { .. }
             | Source::Sort { .. }
+            | Source::Cipher { .. }
             | Source::Addition { .. }
             | Source::Dates { .. } => &[Task::Seq2seq],
         }
