@@ -3,8 +3,9 @@
 //! generated (parity, adding, lookahead, reversal, sorting, addition,
 //! dates), with their vocabularies and train/val/test splits.
 //!
-//! `files` parses the file formats into examples as tokens, which
-//! [`load`] splits, turns into vocabularies and encodes as ids.
+//! `files` parses the file formats and `synthetic` generates the rest;
+//! both give examples as tokens, which [`load`] splits, turns into
+//! vocabularies and encodes as ids.
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::spec::{ConlluColumn, Source, Spec, Split, Task, Tokens};
 
 mod files;
+mod synthetic;
 #[cfg(test)]
 mod tests;
 
@@ -204,7 +206,18 @@ pub fn load(spec: &Spec) -> Result<Dataset> {
             let src = Files { kind: "pairs", path, val_path, test_path, seed: *seed };
             from_files(spec, src, joiner(*tokens), |p, field| files::pairs(p, field, *tokens))
         }
-        _ => bail!("data.source.kind: generated example sets ('{}') are not implemented yet", source.kind()),
+        _ => {
+            let generated = synthetic::generate(source)?;
+            let [train, val, test] =
+                split_examples(generated.examples, generated.seed, spec.data.max_examples, spec.data.split)?;
+            let parts = [
+                Part { name: "train", file: None, examples: train },
+                Part { name: "val", file: None, examples: val },
+                Part { name: "test", file: None, examples: test },
+            ];
+            let describe = |n: &str| format!("{}: {n} examples, {}", source.kind(), generated.details);
+            assemble(spec.task, generated.source, generated.target, "", parts, describe)
+        }
     }
 }
 

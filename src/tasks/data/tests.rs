@@ -1,5 +1,7 @@
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use super::synthetic::{civil_from_days, days_from_civil, format_date, lookahead_tag, weekday, DATE_FORMATS};
 use super::*;
 
 fn dataset(task: &str, source: &str, data_extra: &str) -> Result<Dataset> {
@@ -270,6 +272,207 @@ fn single_file_is_shuffled_and_split() {
     assert_eq!(a.val[0].source, [UNK]);
     assert_eq!(a.source.len(), 2 + 18);
     assert_eq!(a.description, format!("labeled file {}: 20 examples, 2 labels; train/val/test 18/1/1", path.display()));
+}
+
+// ---- generated sets
+
+#[test]
+fn reverse_targets_vocabulary_and_description() {
+    let ds = dataset("seq2seq", "{kind: reverse, examples: 200, min_length: 3, max_length: 6, seed: 1}", "").unwrap();
+    assert_eq!(ds.source.tokens()[..3], ["<pad>", "<unk>", "a"]);
+    assert_eq!(ds.source.len(), 12);
+    assert_eq!(ds.target.tokens()[..4], ["<pad>", "<eos>", "<bos>", "a"]);
+    assert_eq!(ds.joiner, "");
+    assert_eq!(
+        ds.description,
+        "reverse: 200 examples, source lengths 3–6, 10 symbols (seed 1); train/val/test 180/10/10"
+    );
+    let mut lengths = HashSet::new();
+    for e in all(&ds) {
+        lengths.insert(e.source.len());
+        assert!(e.source.iter().all(|&id| id > UNK));
+        assert!(e.target.iter().all(|&id| id > BOS));
+        let reversed: String = ds.source_text(&e.source).chars().rev().collect();
+        assert_eq!(ds.target_text(&e.target), reversed);
+    }
+    assert_eq!(lengths, HashSet::from([3, 4, 5, 6]));
+}
+
+#[test]
+fn sort_targets() {
+    let ds = dataset("seq2seq", "{kind: sort, examples: 100, min_length: 2, max_length: 9, symbols: 4}", "").unwrap();
+    assert_eq!(ds.source.len(), 2 + 4);
+    for e in all(&ds) {
+        let mut sorted: Vec<char> = ds.source_text(&e.source).chars().collect();
+        sorted.sort();
+        assert_eq!(ds.target_text(&e.target), sorted.into_iter().collect::<String>());
+        assert!((2..=9).contains(&e.source.len()));
+    }
+}
+
+#[test]
+fn generation_is_deterministic_and_sources_distinct() {
+    let source =
+        |seed: u64| format!("{{kind: reverse, examples: 300, min_length: 2, max_length: 5, symbols: 3, seed: {seed}}}");
+    let (a, b, c) = (
+        dataset("seq2seq", &source(7), "").unwrap(),
+        dataset("seq2seq", &source(7), "").unwrap(),
+        dataset("seq2seq", &source(8), "").unwrap(),
+    );
+    assert_eq!((&a.train, &a.val, &a.test), (&b.train, &b.val, &b.test));
+    assert_eq!(a.source, c.source);
+    assert_ne!(a.train, c.train);
+    // 3^2 + … + 3^5 = 360 possible sources: 300 of them, none twice.
+    let sources: HashSet<&Vec<i64>> = all(&a).map(|e| &e.source).collect();
+    assert_eq!(sources.len(), 300);
+}
+
+#[test]
+fn too_few_distinct_sources_is_an_error() {
+    let message = error(dataset("classify", "{kind: parity, examples: 10, min_length: 3, max_length: 3}", ""));
+    assert!(
+        message.contains("parity found only 8 distinct sources") && message.contains("fewer examples"),
+        "{message}"
+    );
+    let message = error(dataset("seq2seq", "{kind: addition, examples: 200, min_length: 1, max_length: 1}", ""));
+    assert!(message.contains("addition found only 100 distinct sources"), "{message}");
+}
+
+#[test]
+fn parity_labels() {
+    let ds = dataset("classify", "{kind: parity, examples: 300, min_length: 1, max_length: 12, seed: 3}", "").unwrap();
+    assert_eq!(ds.target.tokens(), ["even", "odd"]);
+    let mut counts = [0; 2];
+    for e in all(&ds) {
+        let ones = ds.source_text(&e.source).chars().filter(|&c| c == '1').count();
+        assert_eq!(e.target, [(ones % 2) as i64]);
+        counts[ones % 2] += 1;
+        assert!((1..=12).contains(&e.source.len()));
+    }
+    assert!(counts[0] > 100 && counts[1] > 100, "{counts:?}");
+}
+
+#[test]
+fn adding_labels() {
+    let ds = dataset("classify", "{kind: adding, examples: 500, min_length: 2, max_length: 9, seed: 4}", "").unwrap();
+    assert_eq!(ds.target.len(), 19);
+    assert_eq!((ds.target.token(0), ds.target.token(9), ds.target.token(18)), ("0", "9", "18"));
+    assert_eq!(ds.source.len(), 2 + 20);
+    for e in all(&ds) {
+        let text: Vec<char> = ds.source_text(&e.source).chars().collect();
+        let marked: Vec<usize> = (0..text.len()).filter(|&i| text[i].is_ascii_lowercase()).collect();
+        assert_eq!(marked.len(), 2, "{text:?}");
+        let half = text.len() / 2;
+        assert!(marked[0] < half && marked[1] >= half, "{text:?}");
+        let sum: u32 = marked.iter().map(|&i| text[i] as u32 - 'a' as u32).sum();
+        assert_eq!(ds.target_text(&e.target), sum.to_string());
+        assert!(text.iter().all(|c| c.is_ascii_digit() || ('a'..='j').contains(c)));
+    }
+}
+
+#[test]
+fn lookahead_tags() {
+    assert_eq!(lookahead_tag(&['a', 'b', 'a', 'a'], 0, 1), "lt");
+    assert_eq!(lookahead_tag(&['a', 'b', 'a', 'a'], 1, 1), "gt");
+    assert_eq!(lookahead_tag(&['a', 'b', 'a', 'a'], 0, 2), "eq");
+    assert_eq!(lookahead_tag(&['a', 'b', 'a', 'a'], 2, 2), "end");
+    let source = "{kind: lookahead, examples: 200, min_length: 3, max_length: 8, symbols: 3, distance: 2}";
+    let ds = dataset("tag", source, "").unwrap();
+    assert_eq!(ds.target.tokens(), ["end", "eq", "gt", "lt"]);
+    for e in all(&ds) {
+        let text: Vec<char> = ds.source_text(&e.source).chars().collect();
+        let expected: Vec<&str> = (0..text.len())
+            .map(|t| match text.get(t + 2) {
+                None => "end",
+                Some(&later) if text[t] < later => "lt",
+                Some(&later) if text[t] == later => "eq",
+                Some(_) => "gt",
+            })
+            .collect();
+        assert_eq!(ds.target.decode(&e.target), expected);
+    }
+}
+
+#[test]
+fn addition_sums() {
+    let ds = dataset("seq2seq", "{kind: addition, examples: 300, min_length: 1, max_length: 4, seed: 2}", "").unwrap();
+    for e in all(&ds) {
+        let text = ds.source_text(&e.source);
+        let (a, b) = text.split_once('+').unwrap();
+        for operand in [a, b] {
+            assert!((1..=4).contains(&operand.len()) && (operand == "0" || !operand.starts_with('0')), "{text}");
+        }
+        let sum = a.parse::<u64>().unwrap() + b.parse::<u64>().unwrap();
+        assert_eq!(ds.target_text(&e.target), sum.to_string());
+    }
+}
+
+#[test]
+fn calendar_arithmetic() {
+    assert_eq!(days_from_civil(1970, 1, 1), 0);
+    assert_eq!(WEEKDAY_NAMES[weekday(days_from_civil(1998, 3, 5))], "Thursday");
+    assert_eq!(WEEKDAY_NAMES[weekday(days_from_civil(2000, 2, 29))], "Tuesday");
+    assert_eq!(WEEKDAY_NAMES[weekday(days_from_civil(1900, 1, 1))], "Monday");
+    assert_eq!(civil_from_days(days_from_civil(2000, 2, 29)), (2000, 2, 29));
+    assert_eq!(days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28), 2);
+    assert_eq!(days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28), 1);
+    // 49 leap years: 1904, 1908, …, 2096 (1900 is not one, 2000 is).
+    assert_eq!(days_from_civil(2100, 1, 1) - days_from_civil(1900, 1, 1), 200 * 365 + 49);
+    for days in (days_from_civil(1900, 1, 1)..days_from_civil(2100, 1, 1)).step_by(97) {
+        let (y, m, d) = civil_from_days(days);
+        assert_eq!(days_from_civil(y, m, d), days);
+    }
+    let formats: Vec<String> = (0..DATE_FORMATS).map(|f| format_date(1998, 3, 5, f)).collect();
+    assert_eq!(
+        formats,
+        [
+            "March 5, 1998",
+            "5 March 1998",
+            "5 Mar 1998",
+            "05/03/1998",
+            "1998.03.05",
+            "Thursday, March 5, 1998",
+            "Mar 5, 1998",
+            "Thu, 5 Mar 1998"
+        ]
+    );
+}
+
+const WEEKDAY_NAMES: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+#[test]
+fn dates_targets() {
+    let ds = dataset("seq2seq", "{kind: dates, examples: 400, seed: 5}", "").unwrap();
+    let mut formats = HashSet::new();
+    for e in all(&ds) {
+        let (source, target) = (ds.source_text(&e.source), ds.target_text(&e.target));
+        assert!(!e.source.contains(&UNK), "{source}");
+        let parts: Vec<&str> = target.split('-').collect();
+        let [y, m, d] = parts[..] else { panic!("{target}") };
+        assert_eq!((y.len(), m.len(), d.len()), (4, 2, 2), "{target}");
+        let (y, m, d): (i64, u32, u32) = (y.parse().unwrap(), m.parse().unwrap(), d.parse().unwrap());
+        assert!((1900..=2099).contains(&y));
+        assert_eq!(civil_from_days(days_from_civil(y, m, d)), (y, m, d), "{target} is not a date");
+        let format = (0..DATE_FORMATS).find(|&f| format_date(y, m, d, f) == source);
+        formats.insert(format.unwrap_or_else(|| panic!("{source:?} is not {target}")));
+    }
+    assert_eq!(formats.len(), DATE_FORMATS);
+}
+
+// ---- splits
+
+#[test]
+fn split_fractions_and_max_examples() {
+    let source = "{kind: parity, examples: 200, min_length: 4, max_length: 12}";
+    let sizes = |ds: Dataset| (ds.train.len(), ds.val.len(), ds.test.len());
+    assert_eq!(sizes(dataset("classify", source, "").unwrap()), (180, 10, 10));
+    let half = "  split: {train: 0.5, val: 0.25, test: 0.25}\n";
+    assert_eq!(sizes(dataset("classify", source, half).unwrap()), (100, 50, 50));
+    let cut = dataset("classify", source, "  max_examples: 50\n").unwrap();
+    assert!(cut.description.starts_with("parity: 50 examples"), "{}", cut.description);
+    assert_eq!(sizes(cut), (45, 3, 2));
+    let message = error(dataset("classify", "{kind: parity, examples: 10}", ""));
+    assert!(message.contains("10 examples leave the test split empty (train 9, val 1, test 0)"), "{message}");
 }
 
 #[test]
