@@ -91,6 +91,23 @@ pub(super) fn generate(source: &Source) -> Result<Generated> {
                 seed,
             }
         }
+        Source::Cipher { examples, min_length, max_length, symbols, seed } => {
+            let key = cipher_key(symbols, seed);
+            Generated {
+                examples: distinct(&kind, examples, seed, longer, |rng| {
+                    let length = rng.gen_range(min_length..=max_length);
+                    let plain: Vec<usize> = (0..length).map(|_| rng.gen_range(0..symbols)).collect();
+                    (
+                        plain.iter().map(|&i| letter(i).to_string()).collect(),
+                        plain.iter().map(|&i| letter(key[i]).to_string()).collect(),
+                    )
+                })?,
+                source: source_symbols((0..symbols).map(letter)),
+                target: target_symbols((0..symbols).map(letter)),
+                details: format!("source lengths {min_length}–{max_length}, {symbols} symbols (seed {seed})"),
+                seed,
+            }
+        }
         Source::Addition { examples, min_length, max_length, seed } => Generated {
             examples: distinct(
                 &kind,
@@ -127,6 +144,20 @@ pub(super) fn generate(source: &Source) -> Result<Generated> {
         _ => bail!("data.source.kind: '{kind}' is not a generated example source"),
     };
     Ok(generated)
+}
+
+/// The cipher's substitution: letter i becomes letter `key[i]`, a
+/// permutation without fixed points (no letter stands for itself), drawn
+/// from its own stream so it does not depend on the examples.
+fn cipher_key(symbols: usize, seed: u64) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xC1F3_E7A1);
+    loop {
+        let mut key: Vec<usize> = (0..symbols).collect();
+        rand::seq::SliceRandom::shuffle(key.as_mut_slice(), &mut rng);
+        if key.iter().enumerate().all(|(i, &k)| i != k) {
+            return key;
+        }
+    }
 }
 
 /// `examples` examples from `draw` (source tokens, target tokens), no two

@@ -311,6 +311,25 @@ fn sort_targets() {
 }
 
 #[test]
+fn cipher_substitutes_each_letter_by_one_fixed_other_letter() {
+    let ds = dataset("seq2seq", "{kind: cipher, examples: 300, min_length: 3, max_length: 8, symbols: 6, seed: 2}", "")
+        .unwrap();
+    let mut key: std::collections::HashMap<char, char> = std::collections::HashMap::new();
+    for e in all(&ds) {
+        let (plain, coded) = (ds.source_text(&e.source), ds.target_text(&e.target));
+        assert_eq!(plain.chars().count(), coded.chars().count());
+        for (p, c) in plain.chars().zip(coded.chars()) {
+            assert_ne!(p, c, "a letter stands for itself");
+            assert_eq!(*key.entry(p).or_insert(c), c, "{p} maps to two letters");
+        }
+    }
+    // A permutation of the six letters.
+    let mut images: Vec<char> = key.values().copied().collect();
+    images.sort();
+    assert_eq!(images, ['a', 'b', 'c', 'd', 'e', 'f']);
+}
+
+#[test]
 fn generation_is_deterministic_and_sources_distinct() {
     let source =
         |seed: u64| format!("{{kind: reverse, examples: 300, min_length: 2, max_length: 5, symbols: 3, seed: {seed}}}");
