@@ -40,6 +40,7 @@
 //! over the whole target vocabulary; a trained model gives `<PAD>` and
 //! `<BOS>` no mass.
 mod attention;
+mod beam;
 mod bridge;
 
 use anyhow::{bail, Result};
@@ -339,15 +340,6 @@ impl Seq2Seq {
     /// [`Seq2Seq::token_log_probs`].
     pub fn log_prob(&self, source: &Tensor, targets: &[Vec<i64>]) -> Result<Vec<f64>> {
         Ok(self.token_log_probs(source, targets)?.iter().map(|row| row.iter().sum()).collect())
-    }
-}
-
-impl Seq2Seq {
-    /// Beam search over a batch of sources `[batch, S]`: per example the
-    /// best hypothesis by ln P / len^alpha (tokens before `<EOS>`).
-    pub fn beam(&self, source: &Tensor, width: usize, alpha: f64, max_len: usize) -> Result<Vec<Vec<i64>>> {
-        let _ = (source, width, alpha, max_len);
-        bail!("seq2seq beam search is not implemented yet")
     }
 }
 
