@@ -348,3 +348,5 @@ fn to_vec_i64(t: &Tensor) -> Vec<i64> {
     Vec::try_from(&t.to_device(Device::Cpu)).expect("a 1-D int64 tensor")
 }
 
+#[cfg(test)]
+mod tests;
