@@ -66,11 +66,15 @@ pub enum Recurrent {
 
 impl Recurrent {
     pub fn new(vs: &nn::Path, spec: &ModelSpec, input: i64) -> Recurrent {
-        let stack = Stack::of(spec, input);
-        if spec.cell.is_fused() {
-            Recurrent::Fused(FusedRnn::new(vs, &stack))
+        Recurrent::from_stack(vs, &Stack::of(spec, input))
+    }
+
+    /// A stack whose shape is not one model spec's (e.g. a seq2seq decoder).
+    pub fn from_stack(vs: &nn::Path, stack: &Stack) -> Recurrent {
+        if stack.cell.is_fused() {
+            Recurrent::Fused(FusedRnn::new(vs, stack))
         } else {
-            Recurrent::Custom(CustomRnn::new(vs, &stack))
+            Recurrent::Custom(CustomRnn::new(vs, stack))
         }
     }
 
