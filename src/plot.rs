@@ -334,7 +334,14 @@ impl Figure for Curves<'_> {
         chart
             .configure_mesh()
             .x_desc(self.x_label)
-            .x_label_formatter(&|x| format!("{x:.0}"))
+            .x_label_formatter(&|x| {
+                // Lengths are whole numbers: no label between them.
+                if self.x_label == STEP || (x - x.round()).abs() < 1e-6 {
+                    format!("{x:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .y_desc(self.y_label)
             .label_style(("sans-serif", 15))
             .axis_desc_style(("sans-serif", 17))
@@ -347,6 +354,9 @@ impl Figure for Curves<'_> {
                 let band: Vec<(f64, f64)> =
                     points.iter().map(|p| (p.0, p.3)).chain(points.iter().rev().map(|p| (p.0, p.2))).collect();
                 chart.draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled()))).map_err(plot_err)?;
+            }
+            if self.x_label != STEP {
+                chart.draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 4, c.filled()))).map_err(plot_err)?;
             }
             chart
                 .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))

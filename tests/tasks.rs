@@ -122,7 +122,7 @@ fn seq2seq_trains_decodes_with_beam_search_and_breaks_accuracy_down_by_length() 
         assert!(b > 0.5, "variant {i}: beam exact accuracy {b}");
     }
     let rows = metrics_of(&exp);
-    for metric in ["len5_exact_accuracy", "len5_beam_exact_accuracy", "len2_token_accuracy", "len3_examples"] {
+    for metric in ["len5_exact_accuracy", "len5_beam_exact_accuracy", "len4_token_accuracy", "len3_examples"] {
         assert!(rows.iter().any(|r| r.split == "test" && r.metric == metric), "{metric}");
     }
     // Periodic validation decodes greedily only.
@@ -201,7 +201,7 @@ fn bad_example_data_and_decoding_options_are_refused_before_anything_is_written(
         ),
         (format!("{reverse}{budget}decode: {{beam: 0}}\n"), "decode.beam: must be at least 1".into()),
         (format!("{reverse}{budget}decode: {{max_length: 0}}\n"), "decode.max_length: must be at least 1".into()),
-        (format!("{reverse}{budget}train: {{steps: 5, teacher_forcing: 1.5}}\n"), "train.teacher_forcing".into()),
+        (format!("{reverse}train: {{steps: 5, teacher_forcing: 1.5}}\n"), "train.teacher_forcing".into()),
         (format!("data:\n  source: {{kind: reverse}}\n{budget}"), "provides data for task seq2seq".into()),
         (format!("task: tag\ndata:\n  source: {{kind: xml}}\n{budget}"), "but the task is tag".into()),
         (
