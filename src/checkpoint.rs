@@ -9,7 +9,8 @@
 //!   state.json             step, window position, best validation, interval sums, seed
 //!   vocab.json             the characters, in id order (language model)
 //!   symbols.json           source and target tokens, in id order (example tasks)
-//!   model.json             the model section of the spec, as JSON (for tools without YAML)
+//!   model.json             the model section of the spec as trained (hidden solved from a
+//!                          param_budget), as JSON (for tools without YAML)
 //!   trial.yaml             the resolved trial spec
 //! ```
 //!
@@ -26,6 +27,7 @@ use tch::Tensor;
 
 use crate::data::Vocab;
 use crate::spec::sweep::Trial;
+use crate::spec::{ModelSpec, Task};
 use crate::train::{Data, Position, Snapshot, Which};
 
 pub const LAST: &str = "checkpoint-last";
@@ -36,6 +38,27 @@ const HIDDEN_FILE: &str = "hidden.safetensors";
 const STATE_FILE: &str = "state.json";
 const VOCAB_FILE: &str = "vocab.json";
 const SYMBOLS_FILE: &str = "symbols.json";
+const MODEL_SPEC_FILE: &str = "model.json";
+
+/// `symbols.json` of an example task's checkpoint: its vocabularies, in id
+/// order, and how tokens join into text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Symbols {
+    pub task: Task,
+    pub joiner: String,
+    pub source: Vec<String>,
+    pub target: Vec<String>,
+}
+
+pub fn read_symbols(dir: &Path) -> Result<Symbols> {
+    read_json(&dir.join(SYMBOLS_FILE))
+}
+
+/// `model.json`: the model the checkpoint holds, with `hidden` as trained
+/// (solved from `param_budget` when the spec gives a budget).
+pub fn read_model_spec(dir: &Path) -> Result<ModelSpec> {
+    read_json(&dir.join(MODEL_SPEC_FILE))
+}
 const TRIAL_FILE: &str = "trial.yaml";
 
 pub fn name(which: Which) -> &'static str {
@@ -63,6 +86,7 @@ pub fn write(
     metrics_rows: usize,
     trial: &Trial,
     data: &Data,
+    model: &ModelSpec,
 ) -> Result<PathBuf> {
     let target = trial_dir.join(name(which));
     let tmp = tempfile::Builder::new()
@@ -81,11 +105,16 @@ pub fn write(
     match data {
         Data::Text(corpus) => write_vocab(&dir.join(VOCAB_FILE), &corpus.vocab)?,
         Data::Examples(d) => {
-            let symbols = serde_json::json!({ "source": d.source.tokens(), "target": d.target.tokens() });
+            let symbols = Symbols {
+                task: d.task,
+                joiner: d.joiner.to_string(),
+                source: d.source.tokens().to_vec(),
+                target: d.target.tokens().to_vec(),
+            };
             std::fs::write(dir.join(SYMBOLS_FILE), serde_json::to_string(&symbols)?)?;
         }
     }
-    std::fs::write(dir.join("model.json"), serde_json::to_string_pretty(&trial.spec.model)?)?;
+    std::fs::write(dir.join(MODEL_SPEC_FILE), serde_json::to_string_pretty(model)?)?;
     std::fs::write(dir.join(TRIAL_FILE), serde_yaml::to_string(trial)?)?;
     for f in std::fs::read_dir(dir)? {
         std::fs::File::open(f?.path())?.sync_all()?;

@@ -36,6 +36,8 @@ enum Cmd {
     Summary { dir: PathBuf },
     /// Generate text from a trained trial, a checkpoint or an n-gram baseline
     Sample(SampleArgs),
+    /// Apply a trained classifier, tagger or seq2seq model to new input
+    Decode(DecodeArgs),
     /// Prepare a larger real corpus under data/ (downloads from a package registry)
     Data {
         /// Which corpus: `linux` (C source of the Linux kernel, from Debian's linux-source)
@@ -121,6 +123,24 @@ struct SampleArgs {
 }
 
 #[derive(Args)]
+struct DecodeArgs {
+    /// A trial directory (uses checkpoint-best/) or a checkpoint directory
+    path: PathBuf,
+    /// Input text (repeatable); without it, each line of standard input
+    #[arg(long = "input", value_name = "TEXT")]
+    inputs: Vec<String>,
+    /// Seq2seq: beam search with this many hypotheses (default: greedy)
+    #[arg(long)]
+    beam: Option<usize>,
+    /// Seq2seq beam search ranks hypotheses by ln P / length^A
+    #[arg(long, default_value_t = 1.0)]
+    length_norm: f64,
+    /// Seq2seq: longest output in tokens (default: the trial's decode.max_length, else 2 × input + 10)
+    #[arg(long)]
+    max_length: Option<usize>,
+}
+
+#[derive(Args)]
 struct ReportArgs {
     /// An experiment directory (results/<name>)
     dir: PathBuf,
@@ -176,6 +196,7 @@ fn main() -> ExitCode {
         Cmd::List { spec, overrides } => list(&spec, &overrides),
         Cmd::Plot { dir } | Cmd::Summary { dir } => summarise(&dir),
         Cmd::Sample(args) => sample_cmd(args),
+        Cmd::Decode(args) => decode_cmd(args),
         Cmd::Data { corpus, out, force } => data_cmd(&corpus, &out, force),
         Cmd::Report(args) => report(args),
         Cmd::Bench(args) => bench_cmd(args),
@@ -355,6 +376,38 @@ fn report(a: ReportArgs) -> Result<ExitCode> {
     let files = rnnlab::report::write(&a.dir, &o)?;
     for f in files {
         println!("{}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn decode_cmd(a: DecodeArgs) -> Result<ExitCode> {
+    use rnnlab::tasks::decode::{DecodeOptions, Decoder};
+    if a.beam == Some(0) {
+        bail!("--beam must be at least 1");
+    }
+    if a.max_length == Some(0) {
+        bail!("--max-length must be at least 1");
+    }
+    if !(a.length_norm >= 0.0 && a.length_norm.is_finite()) {
+        bail!("--length-norm must be a number >= 0");
+    }
+    let (decoder, what) = Decoder::open(&a.path)?;
+    eprintln!("decoding with {what}");
+    if a.beam.is_some() && decoder.task() != rnnlab::spec::Task::Seq2seq {
+        bail!("--beam applies to seq2seq models; this one is a {} model", decoder.task().name());
+    }
+    let options = DecodeOptions { beam: a.beam, length_norm: a.length_norm, max_length: a.max_length };
+    let inputs: Vec<String> = if a.inputs.is_empty() {
+        std::io::stdin().lines().collect::<std::io::Result<_>>().context("reading standard input")?
+    } else {
+        a.inputs
+    };
+    for input in inputs.iter().filter(|l| !l.trim().is_empty()) {
+        let unknown = decoder.unknown(input);
+        if !unknown.is_empty() {
+            eprintln!("note: read as <unk> (never seen in training): {}", unknown.join(" "));
+        }
+        println!("{}", decoder.decode(input, &options)?);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -157,7 +157,7 @@ fn draw_task(dir: &Path, records: &[Record], rows: &[VariantRow], task: Task) ->
         kinds.push(format!("beam_{accuracy}"));
     }
     for kind in kinds {
-        let curves = by_length(records, "test", &kind)?;
+        let curves = by_length(records, "test", &kind, |r| r.trial.variant.clone())?;
         if !curves.is_empty() {
             let title = format!("Test {} by source length (mean over seeds, band = min–max)", kind.replace('_', " "));
             written.extend(both(
@@ -172,15 +172,21 @@ fn draw_task(dir: &Path, records: &[Record], rows: &[VariantRow], task: Task) ->
 
 /// Per variant, `split`'s `len{N}_{metric}` values of the final evaluation
 /// against N: (length, mean, min, max) over seeds.
-pub fn by_length(records: &[Record], split: &str, metric: &str) -> Result<Vec<Curve>> {
+pub fn by_length(
+    records: &[Record],
+    split: &str,
+    metric: &str,
+    group: impl Fn(&Record) -> String,
+) -> Result<Vec<Curve>> {
     let mut by_variant: Vec<(String, BTreeMap<usize, Vec<f64>>)> = Vec::new();
     for r in records.iter().filter(|r| r.is_finished() && r.trial.baseline.is_none()) {
         let rows = metrics::read(&r.dir.join(crate::trial::METRICS_FILE))?;
         let Some(last) = rows.iter().filter(|row| row.split == split).map(|row| row.step).max() else { continue };
-        let idx = match by_variant.iter().position(|(v, _)| *v == r.trial.variant) {
+        let name = group(r);
+        let idx = match by_variant.iter().position(|(v, _)| *v == name) {
             Some(i) => i,
             None => {
-                by_variant.push((r.trial.variant.clone(), BTreeMap::new()));
+                by_variant.push((name, BTreeMap::new()));
                 by_variant.len() - 1
             }
         };

@@ -24,7 +24,7 @@ use crate::checkpoint;
 use crate::fsutil::write_atomic;
 use crate::metrics::{bits, MetricsLog};
 use crate::spec::sweep::Trial;
-use crate::spec::Task;
+use crate::spec::{ModelSpec, Task};
 use crate::train::{Data, Eval, Observer, Outcome, Snapshot, TrainLog, Trainer, Which};
 
 pub const SPEC_FILE: &str = "trial.yaml";
@@ -207,7 +207,8 @@ fn train_into(
         }
     };
     status.write(dir)?;
-    let mut sink = Sink { log, progress, total: trainer.total_steps(), dir, trial, data: &data, abort_after };
+    let model = ModelSpec { hidden: trainer.hidden(), ..trial.spec.model.clone() };
+    let mut sink = Sink { log, progress, total: trainer.total_steps(), dir, trial, data: &data, model, abort_after };
     let report = trainer.run(&mut sink)?;
     status.steps = report.steps;
     // JSON has no NaN: a metric that is not finite is simply absent.
@@ -268,6 +269,8 @@ struct Sink<'p> {
     dir: &'p Path,
     trial: &'p Trial,
     data: &'p Data,
+    /// The model as trained (hidden solved from a budget), for checkpoints.
+    model: ModelSpec,
     abort_after: Option<usize>,
 }
 
@@ -291,7 +294,7 @@ impl Observer for Sink<'_> {
     }
 
     fn checkpoint(&mut self, which: Which, snapshot: &Snapshot) -> Result<()> {
-        checkpoint::write(self.dir, which, snapshot, self.log.rows(), self.trial, self.data)?;
+        checkpoint::write(self.dir, which, snapshot, self.log.rows(), self.trial, self.data, &self.model)?;
         Ok(())
     }
 }

@@ -90,6 +90,21 @@ fn classification_reads_a_labeled_file_and_reports_on_accuracy() {
     );
     let accuracy = floats(column(&exp, "test_accuracy"));
     assert!(accuracy.iter().all(|&a| a > 0.95), "{accuracy:?}");
+    // The trained classifier on new sentences (one unseen word is read as <unk>).
+    let trial = std::fs::read_dir(exp.join("trials")).unwrap().next().unwrap().unwrap().path();
+    let out = rnnlab(&[
+        "decode",
+        trial.to_str().unwrap(),
+        "--input",
+        "the film was superb today",
+        "--input",
+        "the film was dull yesterday",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let labels: Vec<&str> = stdout.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(labels, ["pos", "neg"], "{}", text(&out));
+    assert!(text(&out).contains("read as <unk> (never seen in training): yesterday"), "{}", text(&out));
     let out = rnnlab(&["report", exp.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     let report = std::fs::read_to_string(exp.join("report.md")).unwrap();
@@ -136,6 +151,24 @@ fn seq2seq_trains_decodes_with_beam_search_and_breaks_accuracy_down_by_length() 
     assert!(spec.contains("beam: 3"), "{spec}");
     let out = rnnlab(&["report", exp.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
+    let report = std::fs::read_to_string(exp.join("report.md")).unwrap();
+    assert!(report.contains("### Test exact accuracy by source length"), "{report}");
+    // `rnnlab decode` reverses new strings, greedily and with a beam.
+    let inputs = ["abcd", "dcba", "abc", "bdca", "ccab", "dab"];
+    for beam in ["1", "3"] {
+        let mut args = vec!["decode", trial.to_str().unwrap(), "--beam", beam];
+        for i in &inputs {
+            args.extend(["--input", i]);
+        }
+        let out = rnnlab(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let right = stdout.lines().zip(inputs).filter(|(o, i)| *o == i.chars().rev().collect::<String>()).count();
+        assert!(right >= 4, "beam {beam}: {stdout}");
+    }
+    let out = rnnlab(&["decode", trial.to_str().unwrap(), "--beam", "0", "--input", "ab"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("--beam must be at least 1"), "{}", text(&out));
 }
 
 #[test]

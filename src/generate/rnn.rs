@@ -38,7 +38,10 @@ impl RnnLm {
         }
         let vocab = checkpoint::read_vocab(dir)?;
         let vs = nn::VarStore::new(Device::Cpu);
-        let model = CharRnn::new(&vs.root(), &trial.spec.model, vocab.len());
+        // The hidden size trained: solved again from a parameter budget (as
+        // the trial did), so checkpoints written before model.json recorded it load too.
+        let spec = crate::model::resolve(&trial.spec.model, vocab.len())?;
+        let model = CharRnn::new(&vs.root(), &spec, vocab.len());
         load_named(&named_variables(&vs), checkpoint::read_model(dir)?, "model")
             .with_context(|| format!("{} does not fit its trial.yaml", dir.display()))?;
         Ok(RnnLm { _vs: vs, model, vocab })

@@ -409,17 +409,69 @@ fn section_markdown(
     }
     let split = o.metric.split('_').next().filter(|s| ["train", "val", "test"].contains(s)).unwrap_or("val");
     let metric = o.metric.split_once('_').map(|(_, m)| m).unwrap_or("bpc");
-    let curves = plot::curves(&s.records, split, metric, |r| variant_of(r, &o.split_by))?;
+    // The test split is scored once, at the end: its curve is the validation one.
+    let (curve_split, curve_label) =
+        if split == "test" { ("val", format!("val_{metric}")) } else { (split, o.metric.clone()) };
+    let curves = plot::curves(&s.records, curve_split, metric, |r| variant_of(r, &o.split_by))?;
     if !curves.is_empty() {
         let name = format!("report_curves{suffix}");
         let title = format!("Learning curves {} (mean over trials, band = min–max)", s.name);
         files.extend(plot::both(
             plots_dir,
             &name,
-            &Curves { title: &title, y_label: &o.metric, x_label: plot::STEP, curves, references: &[] },
+            &Curves { title: &title, y_label: &curve_label, x_label: plot::STEP, curves, references: &[] },
         )?);
         let _ = writeln!(md, "![learning curves](plots/{name}.png)\n");
     }
+    if summary::task_of(&s.records) != crate::spec::Task::CharLm {
+        files.extend(by_length_markdown(md, s, o, metric, plots_dir, suffix)?);
+    }
+    Ok(files)
+}
+
+/// Test accuracy by source length per variant (the final evaluation's
+/// `len{N}_…` rows): a table and a plot.
+fn by_length_markdown(
+    md: &mut String,
+    s: &Section,
+    o: &ReportSpec,
+    metric: &str,
+    plots_dir: &Path,
+    suffix: &str,
+) -> Result<Vec<PathBuf>> {
+    // A loss has no breakdown; accuracies do.
+    let metric = if metric.ends_with("accuracy") { metric } else { "accuracy" };
+    let curves = plot::by_length(&s.records, "test", metric, |r| variant_of(r, &o.split_by))?;
+    if curves.is_empty() {
+        return Ok(vec![]);
+    }
+    let _ = writeln!(
+        md,
+        "### Test {} by source length\n\nMean over the variant's trials of the final evaluation on the test split.\n",
+        metric.replace('_', " ")
+    );
+    let lengths: std::collections::BTreeSet<i64> =
+        curves.iter().flat_map(|(_, pts)| pts.iter().map(|p| p.0 as i64)).collect();
+    let _ = writeln!(md, "| length | {} |", curves.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(md, "|---|{}", "---|".repeat(curves.len()));
+    for len in lengths {
+        let cells: Vec<String> = curves
+            .iter()
+            .map(|(_, pts)| {
+                pts.iter().find(|p| p.0 as i64 == len).map(|p| format!("{:.3}", p.1)).unwrap_or_else(|| "—".into())
+            })
+            .collect();
+        let _ = writeln!(md, "| {len} | {} |", cells.join(" | "));
+    }
+    let name = format!("report_by_length{suffix}");
+    let title =
+        format!("Test {} by source length {} (mean over trials, band = min–max)", metric.replace('_', " "), s.name);
+    let files = plot::both(
+        plots_dir,
+        &name,
+        &Curves { title: &title, y_label: metric, x_label: "source length (tokens)", curves, references: &[] },
+    )?;
+    let _ = writeln!(md, "\n![accuracy by source length](plots/{name}.png)\n");
     Ok(files)
 }
 

@@ -9,6 +9,7 @@
 //! its decoding, and [`objective`] batches examples and computes the losses
 //! and metrics the trainer logs.
 pub mod data;
+pub mod decode;
 pub mod models;
 pub mod objective;
 pub mod seq2seq;

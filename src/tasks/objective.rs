@@ -49,7 +49,11 @@ pub enum TaskModel {
 impl TaskModel {
     /// Builds the model `spec.task` needs for `data` under `vs`.
     pub fn new(vs: &nn::Path, spec: &ModelSpec, task: Task, data: &Dataset) -> Result<TaskModel> {
-        let (sv, tv) = (data.source.len(), data.target.len());
+        TaskModel::with_vocabularies(vs, spec, task, data.source.len(), data.target.len())
+    }
+
+    /// Builds the model for `sv` source and `tv` target symbols.
+    pub fn with_vocabularies(vs: &nn::Path, spec: &ModelSpec, task: Task, sv: usize, tv: usize) -> Result<TaskModel> {
         Ok(match task {
             Task::Classify => TaskModel::Classifier(Classifier::new(vs, spec, sv, tv)),
             Task::Tag => TaskModel::Tagger(Tagger::new(vs, spec, sv, tv)),
