@@ -42,8 +42,11 @@ build: $(STAMP)
 run: build
 	$(BIN) run $(SPEC) $(ARGS)
 
+# One libtorch thread per in-process test: two test threads each running
+# tiny ops on a multi-threaded pool oversubscribe the cores and stall.
+# (Trial processes the tests start set their own thread count.)
 test: $(STAMP) $(NB_STAMP)
-	cargo test --release --locked -- --test-threads=2
+	OMP_NUM_THREADS=1 cargo test --release --locked -- --test-threads=2
 
 # Larger real corpora under data/ (gitignored): the Linux kernel C corpus
 # from Debian's linux-source package (~140 MB download, ~30 s).

@@ -264,9 +264,23 @@ where
     DB::ErrorType: 'static,
     CT: CoordTranslate,
 {
+    legend_at(chart, font_size, SeriesLabelPosition::UpperRight)
+}
+
+/// The series legend, boxed in the given corner.
+pub(crate) fn legend_at<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    font_size: u32,
+    corner: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(corner)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.4))
         .label_font(("sans-serif", font_size))
@@ -378,8 +392,37 @@ impl Figure for Curves<'_> {
                 .label(format!("{label} (baseline)"))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
         }
-        legend(&mut chart, 15)
+        let points = self.curves.iter().flat_map(|(_, p)| p.iter().map(|p| (p.0, p.1)));
+        legend_at(&mut chart, 15, emptiest_corner(points, (x_min, x_max), (y_lo, y_hi)))
     }
+}
+
+/// The corner of the plot area with the fewest data points near it, so the
+/// legend hides as little as possible (ties keep the upper right).
+fn emptiest_corner(
+    points: impl Iterator<Item = (f64, f64)>,
+    (x_lo, x_hi): (f64, f64),
+    (y_lo, y_hi): (f64, f64),
+) -> SeriesLabelPosition {
+    // Counts in the outer 40% × 35% box of each corner, in plot fractions.
+    let mut counts = [0usize; 4]; // upper right, lower right, upper left, lower left
+    for (x, y) in points {
+        let fx = (x - x_lo) / (x_hi - x_lo).max(1e-12);
+        let fy = (y - y_lo) / (y_hi - y_lo).max(1e-12);
+        let (right, left, upper, lower) = (fx > 0.6, fx < 0.4, fy > 0.65, fy < 0.35);
+        counts[0] += usize::from(right && upper);
+        counts[1] += usize::from(right && lower);
+        counts[2] += usize::from(left && upper);
+        counts[3] += usize::from(left && lower);
+    }
+    let corners = [
+        SeriesLabelPosition::UpperRight,
+        SeriesLabelPosition::LowerRight,
+        SeriesLabelPosition::UpperLeft,
+        SeriesLabelPosition::LowerLeft,
+    ];
+    let best = (0..4).min_by_key(|&i| counts[i]).unwrap_or(0);
+    corners[best].clone()
 }
 
 struct Final<'a> {

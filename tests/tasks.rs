@@ -166,6 +166,9 @@ fn seq2seq_trains_decodes_with_beam_search_and_breaks_accuracy_down_by_length() 
         let right = stdout.lines().zip(inputs).filter(|(o, i)| *o == i.chars().rev().collect::<String>()).count();
         assert!(right >= 4, "beam {beam}: {stdout}");
     }
+    let out = rnnlab(&["sample", trial.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("not a language model: apply it with `rnnlab decode`"), "{}", text(&out));
     let out = rnnlab(&["decode", trial.to_str().unwrap(), "--beam", "0", "--input", "ab"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("--beam must be at least 1"), "{}", text(&out));

@@ -33,6 +33,13 @@ impl RnnLm {
     /// Loads `model.safetensors`, `vocab.json` and `trial.yaml` of a checkpoint directory (on the CPU).
     pub fn load(dir: &Path) -> Result<RnnLm> {
         let trial = checkpoint::read_trial(dir)?;
+        if trial.spec.task != crate::spec::Task::CharLm {
+            bail!(
+                "{} holds a {} model, not a language model: apply it with `rnnlab decode`",
+                dir.display(),
+                trial.spec.task.name()
+            );
+        }
         if trial.spec.model.reverse_input {
             bail!("{} reads text right to left (model.reverse_input); sampling it is not supported", dir.display());
         }

@@ -43,7 +43,7 @@ use crate::train::{Batch, Eval, EvalSplit, Objective};
 pub enum TaskModel {
     Classifier(Classifier),
     Tagger(Tagger),
-    Seq2Seq(Seq2Seq),
+    Seq2Seq(Box<Seq2Seq>),
 }
 
 impl TaskModel {
@@ -57,7 +57,7 @@ impl TaskModel {
         Ok(match task {
             Task::Classify => TaskModel::Classifier(Classifier::new(vs, spec, sv, tv)),
             Task::Tag => TaskModel::Tagger(Tagger::new(vs, spec, sv, tv)),
-            Task::Seq2seq => TaskModel::Seq2Seq(Seq2Seq::new(vs, spec, sv as i64, tv as i64)?),
+            Task::Seq2seq => TaskModel::Seq2Seq(Box::new(Seq2Seq::new(vs, spec, sv as i64, tv as i64)?)),
             Task::CharLm => anyhow::bail!("the character language model is not an example task"),
         })
     }
@@ -367,13 +367,8 @@ impl Objective for TaskObjective<'_> {
             }
         };
         if last {
-            let per_example = if task == Task::Tag {
-                &exact
-            } else if task == Task::Seq2seq {
-                &exact
-            } else {
-                &main
-            };
+            // One count per example: the sentence or sequence tally, or the labels'.
+            let per_example = if task == Task::Classify { &main } else { &exact };
             for (&len, &(_, count)) in &per_example.by_length {
                 named.push((format!("len{len}_examples"), count));
                 let mut rate = |name: &str, t: &Tally| {
