@@ -28,44 +28,58 @@ fn register_fonts() {
 /// One variant's curve: (step, mean, min, max) over its seeds.
 pub type Curve = (String, Vec<(f64, f64, f64, f64)>);
 
+/// Values per group (variant) and x (step or length), in first-seen group order.
+#[derive(Default)]
+struct Groups(Vec<(String, BTreeMap<usize, Vec<f64>>)>);
+
+impl Groups {
+    fn add(&mut self, name: &str, x: usize, value: f64) {
+        let idx = match self.0.iter().position(|(v, _)| v == name) {
+            Some(i) => i,
+            None => {
+                self.0.push((name.to_string(), BTreeMap::new()));
+                self.0.len() - 1
+            }
+        };
+        self.0[idx].1.entry(x).or_default().push(value);
+    }
+
+    /// Each group's (x, mean, min, max).
+    fn curves(self) -> Vec<Curve> {
+        self.0
+            .into_iter()
+            .map(|(v, points)| {
+                let pts = points
+                    .into_iter()
+                    .map(|(x, vals)| {
+                        let lo = vals.iter().cloned().fold(f64::INFINITY, f64::min);
+                        let hi = vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                        (x as f64, mean(&vals).unwrap_or(f64::NAN), lo, hi)
+                    })
+                    .collect();
+                (v, pts)
+            })
+            .collect()
+    }
+}
+
 /// Aggregates `split`/`metric` rows of each record's `metrics.csv` by the
 /// group `group` assigns (the variant, usually).
 pub fn curves(records: &[Record], split: &str, metric: &str, group: impl Fn(&Record) -> String) -> Result<Vec<Curve>> {
-    let mut by_variant: Vec<(String, BTreeMap<usize, Vec<f64>>)> = Vec::new();
+    let mut groups = Groups::default();
     for r in records {
         let path = r.dir.join(crate::trial::METRICS_FILE);
         if !path.exists() || r.trial.baseline.is_some() {
             continue;
         }
         let name = group(r);
-        let idx = match by_variant.iter().position(|(v, _)| *v == name) {
-            Some(i) => i,
-            None => {
-                by_variant.push((name, BTreeMap::new()));
-                by_variant.len() - 1
-            }
-        };
         for row in metrics::read(&path)? {
             if row.split == split && row.metric == metric && row.value.is_finite() {
-                by_variant[idx].1.entry(row.step).or_default().push(row.value);
+                groups.add(&name, row.step, row.value);
             }
         }
     }
-    Ok(by_variant
-        .into_iter()
-        .filter(|(_, points)| !points.is_empty())
-        .map(|(v, points)| {
-            let pts = points
-                .into_iter()
-                .map(|(step, vals)| {
-                    let lo = vals.iter().cloned().fold(f64::INFINITY, f64::min);
-                    let hi = vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                    (step as f64, mean(&vals).unwrap_or(f64::NAN), lo, hi)
-                })
-                .collect();
-            (v, pts)
-        })
-        .collect())
+    Ok(groups.curves())
 }
 
 /// Draws every standard plot into `exp_dir/plots/`; returns the files written.
@@ -178,18 +192,11 @@ pub fn by_length(
     metric: &str,
     group: impl Fn(&Record) -> String,
 ) -> Result<Vec<Curve>> {
-    let mut by_variant: Vec<(String, BTreeMap<usize, Vec<f64>>)> = Vec::new();
+    let mut groups = Groups::default();
     for r in records.iter().filter(|r| r.is_finished() && r.trial.baseline.is_none()) {
         let rows = metrics::read(&r.dir.join(crate::trial::METRICS_FILE))?;
         let Some(last) = rows.iter().filter(|row| row.split == split).map(|row| row.step).max() else { continue };
         let name = group(r);
-        let idx = match by_variant.iter().position(|(v, _)| *v == name) {
-            Some(i) => i,
-            None => {
-                by_variant.push((name, BTreeMap::new()));
-                by_variant.len() - 1
-            }
-        };
         for row in rows.iter().filter(|row| row.split == split && row.step == last && row.value.is_finite()) {
             let length = row
                 .metric
@@ -198,25 +205,11 @@ pub fn by_length(
                 .filter(|(_, m)| *m == metric)
                 .and_then(|(n, _)| n.parse::<usize>().ok());
             if let Some(n) = length {
-                by_variant[idx].1.entry(n).or_default().push(row.value);
+                groups.add(&name, n, row.value);
             }
         }
     }
-    Ok(by_variant
-        .into_iter()
-        .filter(|(_, points)| !points.is_empty())
-        .map(|(v, points)| {
-            let pts = points
-                .into_iter()
-                .map(|(n, vals)| {
-                    let lo = vals.iter().cloned().fold(f64::INFINITY, f64::min);
-                    let hi = vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                    (n as f64, mean(&vals).unwrap_or(f64::NAN), lo, hi)
-                })
-                .collect();
-            (v, pts)
-        })
-        .collect())
+    Ok(groups.curves())
 }
 
 /// A figure that can be drawn on any plotters backend.

@@ -100,10 +100,38 @@ impl Recurrent {
     }
 }
 
+/// How token ids enter a recurrent stack: one-hot vectors, or a learned
+/// embedding (parameter `<path>.weight`) with `input: embedding`.
+#[derive(Debug)]
+pub struct InputLayer {
+    vocab: i64,
+    pub embedding: Option<nn::Embedding>,
+}
+
+impl InputLayer {
+    pub fn new(path: nn::Path, spec: &ModelSpec, vocab: i64) -> InputLayer {
+        let embedding = (spec.input == InputEncoding::Embedding)
+            .then(|| nn::embedding(path, vocab, spec.embedding_size as i64, Default::default()));
+        InputLayer { vocab, embedding }
+    }
+
+    /// Features per token.
+    pub fn features(&self) -> i64 {
+        self.embedding.as_ref().map(|e| e.ws.size()[1]).unwrap_or(self.vocab)
+    }
+
+    /// `ids` `[batch, time]` → `[batch, time, features]`.
+    pub fn forward(&self, ids: &Tensor, kind: Kind) -> Tensor {
+        match &self.embedding {
+            Some(e) => e.forward(ids),
+            None => ids.one_hot(self.vocab).to_kind(kind),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct CharRnn {
-    vocab: i64,
-    embedding: Option<nn::Embedding>,
+    input: InputLayer,
     rnn: Recurrent,
     head: nn::Linear,
     dropout: f64,
@@ -113,16 +141,10 @@ impl CharRnn {
     /// Builds the model's parameters under `vs` (`embedding.*`, `rnn.*`, `head.*`).
     pub fn new(vs: &nn::Path, spec: &ModelSpec, vocab: usize) -> CharRnn {
         let vocab = vocab as i64;
-        let (embedding, input) = match spec.input {
-            InputEncoding::Onehot => (None, vocab),
-            InputEncoding::Embedding => {
-                let size = spec.embedding_size as i64;
-                (Some(nn::embedding(vs / "embedding", vocab, size, Default::default())), size)
-            }
-        };
-        let rnn = Recurrent::new(&(vs / "rnn"), spec, input);
+        let input = InputLayer::new(vs / "embedding", spec, vocab);
+        let rnn = Recurrent::new(&(vs / "rnn"), spec, input.features());
         let head = nn::linear(vs / "head", rnn.output_size(), vocab, Default::default());
-        CharRnn { vocab, embedding, rnn, head, dropout: spec.dropout }
+        CharRnn { input, rnn, head, dropout: spec.dropout }
     }
 
     pub fn zero_state(&self, batch: i64) -> State {
@@ -131,10 +153,7 @@ impl CharRnn {
 
     /// `ids`: `[batch, time]` int64 → (logits `[batch, time, vocab]`, final state).
     pub fn forward(&self, ids: &Tensor, state: &State, train: bool) -> (Tensor, State) {
-        let x = match &self.embedding {
-            Some(e) => e.forward(ids),
-            None => ids.one_hot(self.vocab).to_kind(self.head.ws.kind()),
-        };
+        let x = self.input.forward(ids, self.head.ws.kind());
         let (out, state) = self.rnn.forward(&x, state, train);
         let out = out.dropout(self.dropout, train);
         (self.head.forward(&out), state)

@@ -2,7 +2,7 @@
 //! Each problem names the field it is about.
 use std::path::Path;
 
-use super::{Attention, InputEncoding, LrSchedule, Optimizer, Source, Spec, Task};
+use super::{Attention, InputEncoding, Lengths, LrSchedule, Optimizer, Source, Spec, Strings, Task};
 
 impl Spec {
     /// Checks the values serde cannot: ranges, combinations, the budget.
@@ -246,10 +246,10 @@ impl Spec {
             | Source::Tagged { path, val_path, test_path, .. }
             | Source::Conllu { path, val_path, test_path, .. }
             | Source::Pairs { path, val_path, test_path, .. } => files(path, val_path, test_path),
-            Source::Parity { examples, min_length, max_length, .. }
-            | Source::Adding { examples, min_length, max_length, .. } => {
+            Source::Parity(Lengths { examples, min_length, max_length, .. })
+            | Source::Adding(Lengths { examples, min_length, max_length, .. }) => {
                 lengths(*examples, *min_length, *max_length)?;
-                if matches!(self.data.source, Source::Adding { .. }) && *min_length < 2 {
+                if matches!(self.data.source, Source::Adding(_)) && *min_length < 2 {
                     return err("data.source.min_length", "the adding problem needs at least 2 positions".into());
                 }
                 Ok(())
@@ -262,9 +262,9 @@ impl Spec {
                 }
                 Ok(())
             }
-            Source::Reverse { examples, min_length, max_length, symbols: n, .. }
-            | Source::Sort { examples, min_length, max_length, symbols: n, .. }
-            | Source::Cipher { examples, min_length, max_length, symbols: n, .. } => {
+            Source::Reverse(Strings { examples, min_length, max_length, symbols: n, .. })
+            | Source::Sort(Strings { examples, min_length, max_length, symbols: n, .. })
+            | Source::Cipher(Strings { examples, min_length, max_length, symbols: n, .. }) => {
                 lengths(*examples, *min_length, *max_length)?;
                 symbols(*n)
             }

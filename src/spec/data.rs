@@ -128,29 +128,11 @@ pub enum Source {
         seed: u64,
     },
     /// Classification: is the number of 1s in a random bit string even or odd?
-    Parity {
-        #[serde(default = "default_examples")]
-        examples: usize,
-        #[serde(default = "default_min_length")]
-        min_length: usize,
-        #[serde(default = "default_max_length")]
-        max_length: usize,
-        #[serde(default)]
-        seed: u64,
-    },
+    Parity(Lengths),
     /// Classification: Hochreiter & Schmidhuber's adding problem over
     /// digits: two marked digits (one in each half of the sequence), the
     /// label is their sum (0–18).
-    Adding {
-        #[serde(default = "default_examples")]
-        examples: usize,
-        #[serde(default = "default_min_length")]
-        min_length: usize,
-        #[serde(default = "default_max_length")]
-        max_length: usize,
-        #[serde(default)]
-        seed: u64,
-    },
+    Adding(Lengths),
     /// Tagging whose tags depend on later tokens: each token is tagged by
     /// how it compares with the token `distance` places to its right
     /// (`lt`, `eq`, `gt`, or `end` when there is none).
@@ -169,46 +151,13 @@ pub enum Source {
         seed: u64,
     },
     /// Seq2seq: a random string of `symbols` letters → the same string reversed.
-    Reverse {
-        #[serde(default = "default_examples")]
-        examples: usize,
-        #[serde(default = "default_min_length")]
-        min_length: usize,
-        #[serde(default = "default_max_length")]
-        max_length: usize,
-        #[serde(default = "default_symbols")]
-        symbols: usize,
-        #[serde(default)]
-        seed: u64,
-    },
+    Reverse(Strings),
     /// Seq2seq: a random string of `symbols` letters → its letters sorted.
-    Sort {
-        #[serde(default = "default_examples")]
-        examples: usize,
-        #[serde(default = "default_min_length")]
-        min_length: usize,
-        #[serde(default = "default_max_length")]
-        max_length: usize,
-        #[serde(default = "default_symbols")]
-        symbols: usize,
-        #[serde(default)]
-        seed: u64,
-    },
+    Sort(Strings),
     /// Seq2seq: each letter replaced by a fixed other one (a permutation of
     /// the first `symbols` letters drawn from `seed`), in order: a monotone
     /// alignment, like word-by-word translation.
-    Cipher {
-        #[serde(default = "default_examples")]
-        examples: usize,
-        #[serde(default = "default_min_length")]
-        min_length: usize,
-        #[serde(default = "default_max_length")]
-        max_length: usize,
-        #[serde(default = "default_symbols")]
-        symbols: usize,
-        #[serde(default)]
-        seed: u64,
-    },
+    Cipher(Strings),
     /// Seq2seq: `a+b` → the sum, operands of `min_length` to `max_length` digits.
     Addition {
         #[serde(default = "default_examples")]
@@ -228,6 +177,38 @@ pub enum Source {
         #[serde(default)]
         seed: u64,
     },
+}
+
+/// Size and source lengths of a generated set over a fixed alphabet
+/// (bits for parity, digits for adding).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lengths {
+    #[serde(default = "default_examples")]
+    pub examples: usize,
+    #[serde(default = "default_min_length")]
+    pub min_length: usize,
+    #[serde(default = "default_max_length")]
+    pub max_length: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// Size, source lengths and alphabet (the first `symbols` lowercase
+/// letters) of a generated set of random strings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Strings {
+    #[serde(default = "default_examples")]
+    pub examples: usize,
+    #[serde(default = "default_min_length")]
+    pub min_length: usize,
+    #[serde(default = "default_max_length")]
+    pub max_length: usize,
+    #[serde(default = "default_symbols")]
+    pub symbols: usize,
+    #[serde(default)]
+    pub seed: u64,
 }
 
 /// How a text field is cut into tokens.
@@ -262,12 +243,12 @@ impl Source {
             | Source::Xml { .. }
             | Source::Arithmetic { .. }
             | Source::Copy { .. } => &[Task::CharLm],
-            Source::Labeled { .. } | Source::Parity { .. } | Source::Adding { .. } => &[Task::Classify],
+            Source::Labeled { .. } | Source::Parity(_) | Source::Adding(_) => &[Task::Classify],
             Source::Tagged { .. } | Source::Conllu { .. } | Source::Lookahead { .. } => &[Task::Tag],
             Source::Pairs { .. }
-            | Source::Reverse { .. }
-            | Source::Sort { .. }
-            | Source::Cipher { .. }
+            | Source::Reverse(_)
+            | Source::Sort(_)
+            | Source::Cipher(_)
             | Source::Addition { .. }
             | Source::Dates { .. } => &[Task::Seq2seq],
         }

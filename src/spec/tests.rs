@@ -81,3 +81,17 @@ fn bidirectional_language_model_is_explained() {
     assert!(err.message.contains("reads the very character it must predict"), "{err}");
     assert_eq!(err.line, Some(6));
 }
+
+#[test]
+fn example_sources_fill_defaults_refuse_unknown_keys_and_round_trip() {
+    let s = check("task: seq2seq\ndata:\n  source: {kind: cipher, max_length: 9}\ntrain: {steps: 1}\n").unwrap();
+    let expected = Strings { examples: 20_000, min_length: 4, max_length: 9, symbols: 10, seed: 0 };
+    assert_eq!(s.data.source, Source::Cipher(expected));
+    assert_eq!(s.data.source.kind(), "cipher");
+    let yaml = serde_yaml::to_string(&s).unwrap();
+    assert_eq!(parse(&yaml, "again", "exp").unwrap().spec, s);
+    let e = check("task: classify\ndata:\n  source: {kind: parity, symbols: 4}\ntrain: {steps: 1}\n").unwrap_err();
+    assert!(e.to_string().contains("unknown field `symbols`"), "{e}");
+    let e = check("task: seq2seq\ndata:\n  source: {kind: sort, min_length: 0}\ntrain: {steps: 1}\n").unwrap_err();
+    assert_eq!(e.field, "data.source.min_length");
+}

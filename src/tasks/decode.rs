@@ -94,13 +94,13 @@ impl Decoder {
         let source = Tensor::from_slice(&ids).view([1, ids.len() as i64]);
         tch::no_grad(|| match &self.model {
             TaskModel::Classifier(m) => {
-                let probs = m.forward(&source, false).softmax(-1, tch::Kind::Float);
+                let probs = m.classify(&source, false).softmax(-1, tch::Kind::Float);
                 let best = i64::try_from(probs.argmax(-1, false).get(0))?;
                 let p = f64::try_from(probs.get(0).get(best))?;
                 Ok(format!("{}\t{p:.3}", self.symbols.target.token(best)))
             }
             TaskModel::Tagger(m) => {
-                let mut tags = Vec::<i64>::try_from(m.forward(&source, false).argmax(-1, false).get(0))?;
+                let mut tags = Vec::<i64>::try_from(m.tag(&source, false).argmax(-1, false).get(0))?;
                 if reverse {
                     tags.reverse();
                     ids.reverse();

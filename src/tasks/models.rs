@@ -6,14 +6,13 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::model::{Recurrent, State};
-use crate::spec::{InputEncoding, ModelSpec};
+use crate::model::{InputLayer, Recurrent, State};
+use crate::spec::ModelSpec;
 
 /// Token ids → (one-hot or embedded) → recurrent stack.
 #[derive(Debug)]
 pub struct Encoder {
-    vocab: i64,
-    embedding: Option<nn::Embedding>,
+    input: InputLayer,
     rnn: Recurrent,
     hidden: i64,
     bidirectional: bool,
@@ -23,18 +22,10 @@ pub struct Encoder {
 impl Encoder {
     /// Parameters `embedding.*` (with `input: embedding`) and `rnn.*` under `vs`.
     pub fn new(vs: &nn::Path, spec: &ModelSpec, vocab: usize) -> Encoder {
-        let vocab = vocab as i64;
-        let (embedding, input) = match spec.input {
-            InputEncoding::Onehot => (None, vocab),
-            InputEncoding::Embedding => {
-                let size = spec.embedding_size as i64;
-                (Some(nn::embedding(vs / "embedding", vocab, size, Default::default())), size)
-            }
-        };
-        let rnn = Recurrent::new(&(vs / "rnn"), spec, input);
+        let input = InputLayer::new(vs / "embedding", spec, vocab as i64);
+        let rnn = Recurrent::new(&(vs / "rnn"), spec, input.features());
         Encoder {
-            vocab,
-            embedding,
+            input,
             rnn,
             hidden: spec.hidden as i64,
             bidirectional: spec.bidirectional,
@@ -48,10 +39,7 @@ impl Encoder {
 
     /// `ids` `[batch, time]` → (outputs `[batch, time, hidden·dirs]`, final state), from a zero state.
     pub fn forward(&self, ids: &Tensor, train: bool) -> (Tensor, State) {
-        let x = match &self.embedding {
-            Some(e) => e.forward(ids),
-            None => ids.one_hot(self.vocab).to_kind(self.options.0),
-        };
+        let x = self.input.forward(ids, self.options.0);
         let state = self.rnn.zero_state(ids.size()[0], self.options);
         self.rnn.forward(&x, &state, train)
     }
@@ -71,45 +59,36 @@ impl Encoder {
     }
 }
 
-/// Many-to-one: one label per sequence.
+/// An encoder with a linear read-out: of the whole sequence's summary
+/// (a classifier, many-to-one) or of every step (a tagger, many-to-many).
 #[derive(Debug)]
-pub struct Classifier {
+pub struct Readout {
     encoder: Encoder,
     head: nn::Linear,
     dropout: f64,
 }
 
-impl Classifier {
-    pub fn new(vs: &nn::Path, spec: &ModelSpec, vocab: usize, classes: usize) -> Classifier {
+/// Many-to-one: one label per sequence ([`Readout::classify`]).
+pub type Classifier = Readout;
+/// Many-to-many, aligned: one tag per token ([`Readout::tag`]).
+pub type Tagger = Readout;
+
+impl Readout {
+    /// Parameters `embedding.*`, `rnn.*` and `head.*` (to `classes` labels or tags) under `vs`.
+    pub fn new(vs: &nn::Path, spec: &ModelSpec, vocab: usize, classes: usize) -> Readout {
         let encoder = Encoder::new(vs, spec, vocab);
         let head = nn::linear(vs / "head", encoder.output_size(), classes as i64, Default::default());
-        Classifier { encoder, head, dropout: spec.dropout }
+        Readout { encoder, head, dropout: spec.dropout }
     }
 
-    /// `ids` `[batch, time]` → logits `[batch, classes]`.
-    pub fn forward(&self, ids: &Tensor, train: bool) -> Tensor {
+    /// `ids` `[batch, time]` → logits `[batch, classes]`, from [`Encoder::summary`].
+    pub fn classify(&self, ids: &Tensor, train: bool) -> Tensor {
         let (outputs, _) = self.encoder.forward(ids, train);
         self.head.forward(&self.encoder.summary(&outputs).dropout(self.dropout, train))
     }
-}
 
-/// Many-to-many, aligned: one tag per token.
-#[derive(Debug)]
-pub struct Tagger {
-    encoder: Encoder,
-    head: nn::Linear,
-    dropout: f64,
-}
-
-impl Tagger {
-    pub fn new(vs: &nn::Path, spec: &ModelSpec, vocab: usize, tags: usize) -> Tagger {
-        let encoder = Encoder::new(vs, spec, vocab);
-        let head = nn::linear(vs / "head", encoder.output_size(), tags as i64, Default::default());
-        Tagger { encoder, head, dropout: spec.dropout }
-    }
-
-    /// `ids` `[batch, time]` → logits `[batch, time, tags]`.
-    pub fn forward(&self, ids: &Tensor, train: bool) -> Tensor {
+    /// `ids` `[batch, time]` → logits `[batch, time, classes]`.
+    pub fn tag(&self, ids: &Tensor, train: bool) -> Tensor {
         let (outputs, _) = self.encoder.forward(ids, train);
         self.head.forward(&outputs.dropout(self.dropout, train))
     }

@@ -32,7 +32,7 @@ use rand_chacha::ChaCha8Rng;
 use tch::{nn, Device, Kind, Tensor};
 
 use super::data::{Dataset, Example, BOS, EOS, PAD};
-use super::models::{Classifier, Tagger};
+use super::models::{Classifier, Readout, Tagger};
 use super::seq2seq::Seq2Seq;
 use crate::model::{self, IGNORE};
 use crate::spec::{ModelSpec, Spec, Task};
@@ -55,8 +55,8 @@ impl TaskModel {
     /// Builds the model for `sv` source and `tv` target symbols.
     pub fn with_vocabularies(vs: &nn::Path, spec: &ModelSpec, task: Task, sv: usize, tv: usize) -> Result<TaskModel> {
         Ok(match task {
-            Task::Classify => TaskModel::Classifier(Classifier::new(vs, spec, sv, tv)),
-            Task::Tag => TaskModel::Tagger(Tagger::new(vs, spec, sv, tv)),
+            Task::Classify => TaskModel::Classifier(Readout::new(vs, spec, sv, tv)),
+            Task::Tag => TaskModel::Tagger(Readout::new(vs, spec, sv, tv)),
             Task::Seq2seq => TaskModel::Seq2Seq(Box::new(Seq2Seq::new(vs, spec, sv as i64, tv as i64)?)),
             Task::CharLm => anyhow::bail!("the character language model is not an example task"),
         })
@@ -197,13 +197,13 @@ impl<'a> TaskObjective<'a> {
         let count = |n: i64| Tensor::from(n as f32).to_device(self.device);
         match &self.model {
             TaskModel::Classifier(m) => {
-                let logits = m.forward(&source, train);
+                let logits = m.classify(&source, train);
                 let target = self.targets(batch, &[b]);
                 let loss = logits.cross_entropy_loss::<Tensor>(&target, None, tch::Reduction::Sum, IGNORE, 0.0);
                 (loss, count(b), (b * s) as usize)
             }
             TaskModel::Tagger(m) => {
-                let logits = m.forward(&source, train);
+                let logits = m.tag(&source, train);
                 let (loss, _) = model::loss_and_correct(&logits, &self.targets(batch, &[b, s]));
                 (loss, count(b * s), (2 * b * s) as usize)
             }
@@ -305,13 +305,13 @@ impl Objective for TaskObjective<'_> {
             match &self.model {
                 TaskModel::Classifier(m) => {
                     let predicted =
-                        Vec::<i64>::try_from(m.forward(&source, false).argmax(-1, false)).unwrap_or_default();
+                        Vec::<i64>::try_from(m.classify(&source, false).argmax(-1, false)).unwrap_or_default();
                     for (e, p) in batch.iter().zip(predicted) {
                         main.add(length, f64::from(u8::from(e.target[0] == p)), 1.0);
                     }
                 }
                 TaskModel::Tagger(m) => {
-                    let predicted = m.forward(&source, false).argmax(-1, false);
+                    let predicted = m.tag(&source, false).argmax(-1, false);
                     let predicted = Vec::<Vec<i64>>::try_from(predicted).unwrap_or_default();
                     for (e, p) in batch.iter().zip(predicted) {
                         let right = e.target.iter().zip(&p).filter(|(a, b)| a == b).count();

@@ -47,8 +47,8 @@ use anyhow::{bail, Result};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
-use crate::model::{Recurrent, Stack, State};
-use crate::spec::{self, InputEncoding, ModelSpec};
+use crate::model::{InputLayer, Recurrent, Stack, State};
+use crate::spec::{self, ModelSpec};
 use crate::tasks::data::{BOS, EOS};
 use attention::{Bahdanau, Luong, Memory};
 use bridge::{Bridge, Side};
@@ -62,10 +62,9 @@ enum Attention {
 
 #[derive(Debug)]
 pub struct Seq2Seq {
-    source_vocab: i64,
     target_vocab: i64,
-    source_embedding: Option<nn::Embedding>,
-    target_embedding: Option<nn::Embedding>,
+    source_input: InputLayer,
+    target_input: InputLayer,
     encoder: Recurrent,
     decoder: Recurrent,
     decoder_layers: i64,
@@ -73,14 +72,6 @@ pub struct Seq2Seq {
     attention: Attention,
     out: nn::Linear,
     dropout: f64,
-}
-
-/// Learned embedding or one-hot vectors of `ids` `[B, T]` → `[B, T, features]`.
-fn encode_ids(embedding: &Option<nn::Embedding>, ids: &Tensor, vocab: i64, kind: Kind) -> Tensor {
-    match embedding {
-        Some(e) => e.forward(ids),
-        None => ids.one_hot(vocab).to_kind(kind),
-    }
 }
 
 impl Seq2Seq {
@@ -97,15 +88,9 @@ impl Seq2Seq {
         let decoder_cell = spec.decoder_cell.unwrap_or(spec.cell);
         let decoder_layers = spec.decoder_layers.unwrap_or(spec.layers) as i64;
         let dirs = if spec.bidirectional { 2 } else { 1 };
-        let embedding = |path: nn::Path, vocab: i64| match spec.input {
-            InputEncoding::Onehot => (None, vocab),
-            InputEncoding::Embedding => {
-                let size = spec.embedding_size as i64;
-                (Some(nn::embedding(path, vocab, size, Default::default())), size)
-            }
-        };
-        let (source_embedding, source_features) = embedding(vs / "encoder" / "embedding", source_vocab);
-        let (target_embedding, target_features) = embedding(vs / "decoder" / "embedding", target_vocab);
+        let source_input = InputLayer::new(vs / "encoder" / "embedding", spec, source_vocab);
+        let target_input = InputLayer::new(vs / "decoder" / "embedding", spec, target_vocab);
+        let (source_features, target_features) = (source_input.features(), target_input.features());
         let memory = dirs * hidden;
         let decoder_input = match spec.attention {
             spec::Attention::Bahdanau => target_features + memory,
@@ -152,10 +137,9 @@ impl Seq2Seq {
         };
         let out = nn::linear(vs / "out", read_out, target_vocab, Default::default());
         Ok(Seq2Seq {
-            source_vocab,
             target_vocab,
-            source_embedding,
-            target_embedding,
+            source_input,
+            target_input,
             encoder,
             decoder,
             decoder_layers,
@@ -192,7 +176,7 @@ impl Seq2Seq {
     /// Source `[B, S]` → the memory and the decoder's initial state.
     fn encode(&self, source: &Tensor, train: bool) -> (Memory, State) {
         let (kind, device) = self.options();
-        let x = encode_ids(&self.source_embedding, source, self.source_vocab, kind);
+        let x = self.source_input.forward(source, kind);
         let zero = self.encoder.zero_state(source.size()[0], (kind, device));
         let (values, last) = self.encoder.forward(&x, &zero, train);
         let keys = match &self.attention {
@@ -214,14 +198,14 @@ impl Seq2Seq {
 
     /// The whole target at once under full teacher forcing (no or Luong attention).
     fn decode_all(&self, target_in: &Tensor, memory: &Memory, state: &State, train: bool) -> Tensor {
-        let x = encode_ids(&self.target_embedding, target_in, self.target_vocab, self.options().0);
+        let x = self.target_input.forward(target_in, self.options().0);
         let (h, _) = self.decoder.forward(&x, state, train);
         self.read_out(&h, memory, train)
     }
 
     /// One decoder step: previous tokens `[B]` → (logits `[B, V]`, new state).
     fn step(&self, previous: &Tensor, state: &State, memory: &Memory, train: bool) -> (Tensor, State) {
-        let x = encode_ids(&self.target_embedding, &previous.unsqueeze(1), self.target_vocab, self.options().0);
+        let x = self.target_input.forward(&previous.unsqueeze(1), self.options().0);
         let (logits, state) = match &self.attention {
             Attention::Bahdanau(a) => {
                 let top = state.0[0].get(self.decoder_layers - 1);

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{Raw, Symbols, BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, UNK_TOKEN};
-use crate::spec::Source;
+use crate::spec::{Lengths, Source, Strings};
 
 /// A generated set, before it is split.
 pub(super) struct Generated {
@@ -28,7 +28,7 @@ pub(super) fn generate(source: &Source) -> Result<Generated> {
     let kind = source.kind();
     let longer = "allow longer sources (a larger max_length) or ask for fewer examples";
     let generated = match *source {
-        Source::Parity { examples, min_length, max_length, seed } => Generated {
+        Source::Parity(Lengths { examples, min_length, max_length, seed }) => Generated {
             examples: distinct(&kind, examples, seed, longer, |rng| {
                 let bits: Vec<bool> = (0..rng.gen_range(min_length..=max_length)).map(|_| rng.gen()).collect();
                 let ones = bits.iter().filter(|&&b| b).count();
@@ -40,7 +40,7 @@ pub(super) fn generate(source: &Source) -> Result<Generated> {
             details: format!("lengths {min_length}–{max_length} (seed {seed})"),
             seed,
         },
-        Source::Adding { examples, min_length, max_length, seed } => Generated {
+        Source::Adding(Lengths { examples, min_length, max_length, seed }) => Generated {
             examples: distinct(&kind, examples, seed, longer, |rng| {
                 let length = rng.gen_range(min_length..=max_length);
                 let digits: Vec<u8> = (0..length).map(|_| rng.gen_range(0..10)).collect();
@@ -70,9 +70,9 @@ pub(super) fn generate(source: &Source) -> Result<Generated> {
             details: format!("lengths {min_length}–{max_length}, {symbols} symbols, distance {distance} (seed {seed})"),
             seed,
         },
-        Source::Reverse { examples, min_length, max_length, symbols, seed }
-        | Source::Sort { examples, min_length, max_length, symbols, seed } => {
-            let reverse = matches!(source, Source::Reverse { .. });
+        Source::Reverse(Strings { examples, min_length, max_length, symbols, seed })
+        | Source::Sort(Strings { examples, min_length, max_length, symbols, seed }) => {
+            let reverse = matches!(source, Source::Reverse(_));
             Generated {
                 examples: distinct(&kind, examples, seed, longer, |rng| {
                     let length = rng.gen_range(min_length..=max_length);
@@ -91,7 +91,7 @@ pub(super) fn generate(source: &Source) -> Result<Generated> {
                 seed,
             }
         }
-        Source::Cipher { examples, min_length, max_length, symbols, seed } => {
+        Source::Cipher(Strings { examples, min_length, max_length, symbols, seed }) => {
             let key = cipher_key(symbols, seed);
             Generated {
                 examples: distinct(&kind, examples, seed, longer, |rng| {

@@ -2,7 +2,7 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use super::*;
-use crate::spec::{Attention as Att, Cell};
+use crate::spec::{Attention as Att, Cell, InputEncoding};
 
 const SOURCE_VOCAB: i64 = 6;
 /// `<PAD>`, `<EOS>`, `<BOS>` and three tokens.
@@ -210,7 +210,7 @@ fn same_shaped_stacks_pass_the_state_unchanged() {
         assert!(!vs.variables().keys().any(|k| k.starts_with("bridge")));
         let source = sources(3, 4);
         let (_, state) = model.encode(&source, false);
-        let x = model.source_embedding.as_ref().unwrap().forward(&source);
+        let x = model.source_input.embedding.as_ref().unwrap().forward(&source);
         let (_, last) = model.encoder.forward(&x, &model.encoder.zero_state(3, (Kind::Float, Device::Cpu)), false);
         for (s, e) in state.0.iter().zip(&last.0) {
             assert_eq!(max_diff(s, e), 0.0);
