@@ -54,7 +54,7 @@ data: build
 	$(BIN) data linux
 
 bench: build
-	$(PY) scripts/bench.py --bin $(BIN)
+	$(PY) scripts/bench.py --bin $(BIN) --tasks char_lm,seq2seq
 
 plot: build
 	$(BIN) plot results/$(basename $(notdir $(SPEC)))

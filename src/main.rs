@@ -51,7 +51,7 @@ enum Cmd {
     },
     /// Statistical comparison of the variants of an experiment directory: report.md and its plots
     Report(ReportArgs),
-    /// Training throughput of one char-LSTM configuration, as one JSON line
+    /// Training throughput of one char-LSTM or LSTM seq2seq configuration, as one JSON line
     Bench(BenchArgs),
     /// Versions, threads and devices this binary sees
     Info,
@@ -163,14 +163,24 @@ struct ReportArgs {
 
 #[derive(Args)]
 struct BenchArgs {
+    /// What to train: the char-LSTM language model or an LSTM encoder-decoder on a letter cipher
+    #[arg(long, value_enum, default_value_t = BenchTask::CharLm)]
+    task: BenchTask,
     #[arg(long, default_value_t = 128)]
     hidden: usize,
     #[arg(long, default_value_t = 1)]
     layers: usize,
     #[arg(long, default_value_t = 32)]
     batch: usize,
-    #[arg(long, default_value_t = 64)]
-    bptt: usize,
+    /// char_lm: window length [default: 64]
+    #[arg(long)]
+    bptt: Option<usize>,
+    /// seq2seq: length of every source and target [default: 20]
+    #[arg(long)]
+    length: Option<usize>,
+    /// seq2seq: attention of the decoder [default: none]
+    #[arg(long, value_enum)]
+    attention: Option<BenchAttention>,
     #[arg(long, default_value_t = 30)]
     steps: usize,
     #[arg(long, default_value_t = 5)]
@@ -179,9 +189,23 @@ struct BenchArgs {
     device: DeviceSpec,
     #[arg(long)]
     threads: Option<usize>,
-    /// A UTF-8 text file instead of the built-in corpus
+    /// char_lm: a UTF-8 text file instead of the built-in corpus
     #[arg(long)]
     corpus: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BenchTask {
+    #[value(name = "char_lm")]
+    CharLm,
+    Seq2seq,
+}
+
+/// The attentions `scripts/torch_seq2seq_reference.py` also implements.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BenchAttention {
+    None,
+    Luong,
 }
 
 fn main() -> ExitCode {
@@ -464,6 +488,24 @@ fn sample_with<M: generate::LanguageModel>(m: &M, a: &SampleArgs) -> Result<Exit
 }
 
 fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
+    let workload = match a.task {
+        BenchTask::CharLm => {
+            if a.length.is_some() || a.attention.is_some() {
+                bail!("--length and --attention are options of --task seq2seq");
+            }
+            bench::Workload::CharLm { bptt: a.bptt.unwrap_or(64), corpus: a.corpus }
+        }
+        BenchTask::Seq2seq => {
+            if a.bptt.is_some() || a.corpus.is_some() {
+                bail!("--bptt and --corpus are options of --task char_lm");
+            }
+            let attention = match a.attention.unwrap_or(BenchAttention::None) {
+                BenchAttention::None => spec::Attention::None,
+                BenchAttention::Luong => spec::Attention::Luong,
+            };
+            bench::Workload::Seq2seq { length: a.length.unwrap_or(20), attention }
+        }
+    };
     if let Some(t) = a.threads {
         tch::set_num_threads(t as i32);
     }
@@ -471,11 +513,10 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
         hidden: a.hidden,
         layers: a.layers,
         batch: a.batch,
-        bptt: a.bptt,
         steps: a.steps,
         warmup: a.warmup,
         device: a.device.resolve()?,
-        corpus: a.corpus,
+        workload,
     };
     let result = bench::run(&config)?;
     println!("{}", serde_json::to_string(&result)?);
