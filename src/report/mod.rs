@@ -527,6 +527,6 @@ const METHODS: &str = "## Methods\n\n\
 - **Equivalence (TOST)**: two one-sided Welch tests of |Δ| < δ, δ = margin × |baseline mean|; p = the larger one-sided p, Holm-corrected. \
 \"Not significantly different\" is not evidence of equality; a small TOST p is.\n\
 - **Verdict**: *equivalent* if the TOST rejects (difference within ±δ); else *better*/*worse* if Welch's test rejects; else *inconclusive* \
-(too few trials or too much spread to tell). Variants with fewer than two finished trials are inconclusive.\n\
+(too few trials or too much spread to tell). Variants with fewer than two finished trials are inconclusive. So is a variant whose trials and the baseline's all score the same value (e.g. every trial at 100% accuracy): with no spread there is no test.\n\
 - **Importance**: fANOVA-style marginal analysis — the fraction of the metric's variance explained by grouping trials on one \
 hyperparameter (numeric ones in quintile bins, of the logarithm when positive). Shares are main effects only and need not sum to 100%.\n";
