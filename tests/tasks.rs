@@ -153,6 +153,9 @@ fn seq2seq_trains_decodes_with_beam_search_and_breaks_accuracy_down_by_length() 
     assert!(out.status.success(), "{}", text(&out));
     let report = std::fs::read_to_string(exp.join("report.md")).unwrap();
     assert!(report.contains("### Test exact accuracy by source length"), "{report}");
+    // Test examples answered by each variant's best trial, with the reference.
+    assert!(report.contains("### Examples"), "{report}");
+    assert_eq!(report.matches("| bahdanau | `").count(), 3, "{report}");
     // `rnnlab decode` reverses new strings, greedily and with a beam.
     let inputs = ["abcd", "dcba", "abc", "bdca", "ccab", "dab"];
     for beam in ["1", "3"] {
