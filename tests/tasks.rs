@@ -239,6 +239,7 @@ fn bad_example_data_and_decoding_options_are_refused_before_anything_is_written(
             "zebra".into(),
         ),
         (format!("{reverse}{budget}decode: {{beam: 0}}\n"), "decode.beam: must be at least 1".into()),
+        (format!("{reverse}{budget}baselines:\n  - {{kind: ngram, order: 3}}\n"), "baselines: n-gram baselines".into()),
         (format!("{reverse}{budget}decode: {{max_length: 0}}\n"), "decode.max_length: must be at least 1".into()),
         (format!("{reverse}train: {{steps: 5, teacher_forcing: 1.5}}\n"), "train.teacher_forcing".into()),
         (format!("data:\n  source: {{kind: reverse}}\n{budget}"), "provides data for task seq2seq".into()),

@@ -13,6 +13,17 @@ impl Spec {
             return err("name", "use letters, digits, '-', '_' or '.' (it names the results directory)");
         }
         self.check_data()?;
+        if self.task != Task::CharLm {
+            if !self.baselines.is_empty() {
+                return err("baselines", "n-gram baselines are language models; they need task: char_lm");
+            }
+            if self.train.eval_chars.is_some() {
+                return err(
+                    "train.eval_chars",
+                    "applies to a language model's validation text; example tasks validate on the whole split",
+                );
+            }
+        }
         for (i, b) in self.baselines.iter().enumerate() {
             b.check().map_err(|(f, m)| (format!("baselines.{i}.{f}"), m))?;
         }
