@@ -9,6 +9,7 @@
 pub mod plots;
 pub mod stats;
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -529,11 +530,17 @@ fn examples_markdown(md: &mut String, s: &Section, o: &ReportSpec) {
     use crate::tasks::decode::{DecodeOptions, Decoder};
     let options = DecodeOptions { beam: None, length_norm: 1.0, max_length: None };
     let mut table = Vec::new();
+    // Variants usually share their data: read (or generate) it once.
+    let mut datasets: HashMap<String, crate::tasks::data::Dataset> = HashMap::new();
     for row in &s.rows {
         let Some(r) = best_trial(s, o, &row.variant) else { continue };
-        let (Ok((decoder, _)), Ok(data)) = (Decoder::open(&r.dir), crate::tasks::data::load(&r.trial.spec)) else {
-            continue;
-        };
+        let Ok((decoder, _)) = Decoder::open(&r.dir) else { continue };
+        let key = serde_json::to_string(&r.trial.spec.data).unwrap_or_default();
+        if !datasets.contains_key(&key) {
+            let Ok(data) = crate::tasks::data::load(&r.trial.spec) else { continue };
+            datasets.insert(key.clone(), data);
+        }
+        let data = &datasets[&key];
         let mut test: Vec<&crate::tasks::data::Example> = data.test.iter().collect();
         test.sort_by_key(|e| e.source.len());
         let Some(last) = test.len().checked_sub(1) else { continue };

@@ -190,22 +190,22 @@ impl<'a> TaskObjective<'a> {
         Tensor::from_slice(&flat).view(shape).to_device(self.device)
     }
 
-    /// Summed loss, scored targets and tokens read of one batch (with the graph).
-    fn loss(&self, batch: &[&Example], train: bool) -> (Tensor, Tensor, usize) {
+    /// One forward pass over a batch (with the graph when training).
+    fn pass(&self, batch: &[&Example], train: bool) -> Pass {
         let source = self.sources(batch);
         let (b, s) = (source.size()[0], source.size()[1]);
         let count = |n: i64| Tensor::from(n as f32).to_device(self.device);
-        match &self.model {
+        let (logits, loss, scored, tokens) = match &self.model {
             TaskModel::Classifier(m) => {
                 let logits = m.classify(&source, train);
                 let target = self.targets(batch, &[b]);
                 let loss = logits.cross_entropy_loss::<Tensor>(&target, None, tch::Reduction::Sum, IGNORE, 0.0);
-                (loss, count(b), (b * s) as usize)
+                (logits, loss, count(b), (b * s) as usize)
             }
             TaskModel::Tagger(m) => {
                 let logits = m.tag(&source, train);
                 let (loss, _) = model::loss_and_correct(&logits, &self.targets(batch, &[b, s]));
-                (loss, count(b * s), (2 * b * s) as usize)
+                (logits, loss, count(b * s), (2 * b * s) as usize)
             }
             TaskModel::Seq2Seq(m) => {
                 let (input, output) = self.decoder_io(batch);
@@ -213,9 +213,10 @@ impl<'a> TaskObjective<'a> {
                 let logits = m.forward(&source, &input, tf, train);
                 let (loss, _) = model::loss_and_correct(&logits, &output);
                 let scored = output.ne(IGNORE).sum(Kind::Float);
-                (loss, scored, (b * s) as usize + output.numel())
+                (logits, loss, scored, (b * s) as usize + output.numel())
             }
-        }
+        };
+        Pass { source, logits, loss, scored, tokens }
     }
 
     /// Evaluation batches: examples of equal source length, in order.
@@ -227,6 +228,20 @@ impl<'a> TaskObjective<'a> {
         let size = self.spec.train.batch_size.max(128);
         by_length.into_values().flat_map(|v| v.chunks(size).map(|c| c.to_vec()).collect::<Vec<_>>()).collect()
     }
+}
+
+/// What one forward pass over a batch gives.
+struct Pass {
+    /// The sources read, `[batch, length]`.
+    source: Tensor,
+    /// Labels `[batch, classes]`, tags `[batch, time, tags]`, or teacher-forced
+    /// target tokens `[batch, T+1, vocab]`.
+    logits: Tensor,
+    /// Summed cross-entropy (nats) over the scored targets.
+    loss: Tensor,
+    scored: Tensor,
+    /// Tokens read, for throughput.
+    tokens: usize,
 }
 
 /// An example as the model reads it: with `reverse_input` the source is
@@ -284,8 +299,8 @@ impl Objective for TaskObjective<'_> {
         }
         let batch: Vec<&Example> = self.plan[self.offset].iter().map(|&i| &self.train[i]).collect();
         self.offset += 1;
-        let (loss_sum, scored, tokens) = self.loss(&batch, true);
-        Batch { loss_sum, scored, tokens }
+        let Pass { loss, scored, tokens, .. } = self.pass(&batch, true);
+        Batch { loss_sum: loss, scored, tokens }
     }
 
     fn evaluate(&self, split: EvalSplit, last: bool) -> Eval {
@@ -297,22 +312,20 @@ impl Objective for TaskObjective<'_> {
         let (mut main, mut tokens, mut exact, mut beam_tokens, mut beam_exact) =
             (Tally::default(), Tally::default(), Tally::default(), Tally::default(), Tally::default());
         for batch in self.eval_batches(examples) {
-            let (l, n, _) = self.loss(&batch, false);
-            loss += l;
-            scored += n;
+            let pass = self.pass(&batch, false);
+            loss += &pass.loss;
+            scored += &pass.scored;
             let length = batch[0].source.len();
-            let source = self.sources(&batch);
+            let source = &pass.source;
             match &self.model {
-                TaskModel::Classifier(m) => {
-                    let predicted =
-                        Vec::<i64>::try_from(m.classify(&source, false).argmax(-1, false)).unwrap_or_default();
+                TaskModel::Classifier(_) => {
+                    let predicted = Vec::<i64>::try_from(pass.logits.argmax(-1, false)).unwrap_or_default();
                     for (e, p) in batch.iter().zip(predicted) {
                         main.add(length, f64::from(u8::from(e.target[0] == p)), 1.0);
                     }
                 }
-                TaskModel::Tagger(m) => {
-                    let predicted = m.tag(&source, false).argmax(-1, false);
-                    let predicted = Vec::<Vec<i64>>::try_from(predicted).unwrap_or_default();
+                TaskModel::Tagger(_) => {
+                    let predicted = Vec::<Vec<i64>>::try_from(pass.logits.argmax(-1, false)).unwrap_or_default();
                     for (e, p) in batch.iter().zip(predicted) {
                         let right = e.target.iter().zip(&p).filter(|(a, b)| a == b).count();
                         main.add(length, right as f64, e.target.len() as f64);
@@ -321,7 +334,7 @@ impl Objective for TaskObjective<'_> {
                 }
                 TaskModel::Seq2Seq(m) => {
                     let max_len = self.spec.decode.max_length_for(length);
-                    for (e, out) in batch.iter().zip(m.greedy(&source, max_len)) {
+                    for (e, out) in batch.iter().zip(m.greedy(source, max_len)) {
                         let (right, whole) = score_decoded(&out, &e.target);
                         tokens.add(length, right, (e.target.len() + 1) as f64);
                         exact.add(length, f64::from(u8::from(whole)), 1.0);
@@ -329,7 +342,7 @@ impl Objective for TaskObjective<'_> {
                     if last && beam > 1 {
                         // Validation already checked the options; a failure here is a bug.
                         let outs = m
-                            .beam(&source, beam, self.spec.decode.length_norm, max_len)
+                            .beam(source, beam, self.spec.decode.length_norm, max_len)
                             .expect("beam search options are validated with the spec");
                         for (e, out) in batch.iter().zip(outs) {
                             let (right, whole) = score_decoded(&out, &e.target);
