@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use anyhow::{anyhow, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -237,6 +238,40 @@ pub(crate) fn both(dir: &Path, name: &str, figure: &impl Figure) -> Result<Vec<P
     Ok(vec![png, svg])
 }
 
+/// A chart with one category per name on the x axis (at 0, 1, 2, …) and
+/// `y` on the y axis, its mesh drawn: the frame of the per-variant plots.
+pub(crate) fn category_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    names: &[&str],
+    (lo, hi): (f64, f64),
+    y_label: &str,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>>
+where
+    DB::ErrorType: 'static,
+{
+    let n = names.len();
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(70)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)
+        .map_err(plot_err)?;
+    let label = category_label(names);
+    chart
+        .configure_mesh()
+        .x_labels(n.max(2) * 2 + 1)
+        .x_label_formatter(&label)
+        .disable_x_mesh()
+        .y_desc(y_label)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 17))
+        .draw()
+        .map_err(plot_err)?;
+    Ok(chart)
+}
+
 /// Labels an x axis whose categories sit at 0, 1, 2, …: the name at each
 /// whole number, nothing between.
 pub(crate) fn category_label<'a>(names: &'a [&'a str]) -> impl Fn(&f64) -> String + 'a {
@@ -432,28 +467,10 @@ impl Figure for Final<'_> {
     {
         root.fill(&WHITE).map_err(plot_err)?;
         let rows: Vec<&VariantRow> = self.rows.iter().filter(|r| !r.values_of(self.metric).is_empty()).collect();
-        let n = rows.len();
-        let (y_lo, y_hi) = range(rows.iter().flat_map(|r| r.values_of(self.metric).iter().cloned()));
+        let y = range(rows.iter().flat_map(|r| r.values_of(self.metric).iter().cloned()));
         let caption = format!("Final {} per variant (dot = mean, bar = min–max over seeds)", self.metric);
-        let mut chart = ChartBuilder::on(root)
-            .caption(caption, ("sans-serif", 22))
-            .margin(15)
-            .x_label_area_size(60)
-            .y_label_area_size(65)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), y_lo..y_hi)
-            .map_err(plot_err)?;
         let names: Vec<&str> = rows.iter().map(|r| r.variant.as_str()).collect();
-        let label = category_label(&names);
-        chart
-            .configure_mesh()
-            .x_labels(n.max(2) * 2 + 1)
-            .x_label_formatter(&label)
-            .disable_x_mesh()
-            .y_desc(self.y_label)
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 17))
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = category_chart(root, &caption, &names, y, self.y_label)?;
         for (i, r) in rows.iter().enumerate() {
             let x = i as f64;
             let c = color(i);

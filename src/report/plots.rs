@@ -6,7 +6,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::plot::{both, category_label, color, legend, plot_err, range, Figure};
+use crate::plot::{both, category_chart, color, legend, plot_err, range, Figure};
 
 /// Box plot: one box per group (quartiles, whiskers to min and max) with the
 /// individual trials as dots.
@@ -43,27 +43,9 @@ impl Figure for Boxes<'_> {
         DB::ErrorType: 'static,
     {
         root.fill(&WHITE).map_err(plot_err)?;
-        let n = self.groups.len();
-        let (lo, hi) = range(self.groups.iter().flat_map(|(_, v)| v.iter().cloned()));
-        let mut chart = ChartBuilder::on(root)
-            .caption(self.title, ("sans-serif", 22))
-            .margin(15)
-            .x_label_area_size(70)
-            .y_label_area_size(70)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)
-            .map_err(plot_err)?;
+        let y = range(self.groups.iter().flat_map(|(_, v)| v.iter().cloned()));
         let names: Vec<&str> = self.groups.iter().map(|(g, _)| g.as_str()).collect();
-        let label = category_label(&names);
-        chart
-            .configure_mesh()
-            .x_labels(n.max(2) * 2 + 1)
-            .x_label_formatter(&label)
-            .disable_x_mesh()
-            .y_desc(self.y_label)
-            .label_style(("sans-serif", 13))
-            .axis_desc_style(("sans-serif", 16))
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = category_chart(root, self.title, &names, y, self.y_label)?;
         for (i, (_, values)) in self.groups.iter().enumerate() {
             if values.is_empty() {
                 continue;
