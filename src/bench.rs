@@ -14,9 +14,9 @@ use std::time::Instant;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::data::Corpus;
-use crate::spec::{self, Attention, Cell, DataSpec, InputEncoding, ModelSpec, Source, Spec, Strings, TrainSpec};
-use crate::train::{Data, Trainer};
+use crate::spec::{Attention, Cell, DataSpec, InputEncoding, ModelSpec, Source, Spec, Strings, TrainSpec};
+use crate::tasks::{char_lm::CharLm, seq2seq::Seq2seqTask, TaskKind};
+use crate::train::Trainer;
 
 /// Symbols of the seq2seq benchmark's cipher (letters `a`…`t`).
 pub const SEQ2SEQ_SYMBOLS: usize = 20;
@@ -39,10 +39,10 @@ pub struct BenchConfig {
 pub enum Workload {
     /// A char-LSTM language model (one-hot input) on the built-in corpus or
     /// a text file, in `bptt`-long windows.
-    CharLm { bptt: usize, corpus: Option<std::path::PathBuf> },
+    Text { bptt: usize, corpus: Option<std::path::PathBuf> },
     /// An LSTM encoder–decoder (embedding input) on a letter cipher whose
     /// sources and targets all have `length` tokens, under full teacher forcing.
-    Seq2seq { length: usize, attention: Attention },
+    Cipher { length: usize, attention: Attention },
 }
 
 #[derive(Debug, Serialize)]
@@ -73,14 +73,14 @@ pub fn spec(c: &BenchConfig) -> Spec {
     let train = TrainSpec { batch_size: c.batch, steps: Some(c.warmup + c.steps), ..Default::default() };
     let model = ModelSpec { cell: Cell::Lstm, hidden: c.hidden, layers: c.layers, ..Default::default() };
     let (task, source, model, train) = match &c.workload {
-        Workload::CharLm { bptt, corpus } => {
+        Workload::Text { bptt, corpus } => {
             let source = match corpus {
                 Some(path) => Source::File { path: path.clone() },
                 None => Source::Builtin { name: crate::data::builtin::DEFAULT.into() },
             };
-            (spec::Task::CharLm, source, model, TrainSpec { bptt: *bptt, ..train })
+            (CharLm.name(), source, model, TrainSpec { bptt: *bptt, ..train })
         }
-        Workload::Seq2seq { length, attention } => {
+        Workload::Cipher { length, attention } => {
             let strings = Strings {
                 examples: seq2seq_examples(c),
                 min_length: *length,
@@ -94,13 +94,13 @@ pub fn spec(c: &BenchConfig) -> Spec {
                 attention: *attention,
                 ..model
             };
-            (spec::Task::Seq2seq, Source::Cipher(strings), model, train)
+            (Seq2seqTask.name(), Source::Cipher(strings), model, train)
         }
     };
     Spec {
         name: "bench".into(),
         description: String::new(),
-        task,
+        task: task.to_string(),
         data: DataSpec { source, split: Default::default(), max_chars: None, max_examples: None },
         model,
         train,
@@ -121,11 +121,8 @@ fn seq2seq_examples(c: &BenchConfig) -> usize {
 
 pub fn run(c: &BenchConfig) -> Result<BenchResult> {
     let spec = spec(c);
-    let data = match c.workload {
-        Workload::CharLm { .. } => Data::Text(Corpus::load(&spec)?),
-        Workload::Seq2seq { .. } => Data::Examples(crate::tasks::data::load(&spec)?),
-    };
-    let mut trainer = Trainer::new(&spec, &data, c.device)?;
+    let data = crate::tasks::of(&spec)?.load(&spec)?;
+    let mut trainer = Trainer::new(&spec.train, c.device, |vs| Ok(data.objective(&spec, vs)?.0))?;
     for step in 0..c.warmup {
         let _ = trainer.step(step);
     }
@@ -144,12 +141,12 @@ pub fn run(c: &BenchConfig) -> Result<BenchResult> {
         .map(|o| f64::try_from(o.loss_sum).unwrap_or(f64::NAN) / f64::try_from(o.scored).unwrap_or(f64::NAN))
         .unwrap_or(f64::NAN);
     let (bptt, length, attention) = match &c.workload {
-        Workload::CharLm { bptt, .. } => (Some(*bptt), None, None),
-        Workload::Seq2seq { length, attention } => (None, Some(*length), Some(*attention)),
+        Workload::Text { bptt, .. } => (Some(*bptt), None, None),
+        Workload::Cipher { length, attention } => (None, Some(*length), Some(*attention)),
     };
     Ok(BenchResult {
         implementation: "rnnlab",
-        task: spec.task.name(),
+        task: crate::tasks::of(&spec)?.name(),
         device: crate::device::name(c.device),
         hidden: c.hidden,
         layers: c.layers,
@@ -191,7 +188,7 @@ mod tests {
             steps,
             warmup,
             device: tch::Device::Cpu,
-            workload: Workload::Seq2seq { length: 5, attention: Attention::None },
+            workload: Workload::Cipher { length: 5, attention: Attention::None },
         }
     }
 
@@ -199,7 +196,7 @@ mod tests {
     fn seq2seq_train_split_is_whole_batches_covering_every_step() {
         for (warmup, steps) in [(0, 1), (1, 2), (5, 50), (4, 5), (0, 9), (0, 10)] {
             let c = seq2seq(warmup, steps);
-            let data = crate::tasks::data::load(&spec(&c)).unwrap();
+            let data = crate::data::examples::load(&spec(&c)).unwrap();
             assert_eq!(data.train.len() % c.batch, 0, "warmup {warmup}, steps {steps}");
             assert!(data.train.len() / c.batch >= warmup + steps, "warmup {warmup}, steps {steps}");
             assert!(data.train.iter().all(|e| e.source.len() == 5 && e.target.len() == 5));
@@ -209,7 +206,7 @@ mod tests {
     #[test]
     fn seq2seq_vocabularies_are_the_cipher_letters_and_reserved_ids() {
         // scripts/torch_seq2seq_reference.py hard-codes these sizes.
-        let data = crate::tasks::data::load(&spec(&seq2seq(0, 1))).unwrap();
+        let data = crate::data::examples::load(&spec(&seq2seq(0, 1))).unwrap();
         assert_eq!(data.source.len(), SEQ2SEQ_SYMBOLS + 2);
         assert_eq!(data.target.len(), SEQ2SEQ_SYMBOLS + 3);
     }

@@ -27,8 +27,8 @@ use tch::Tensor;
 
 use crate::data::Vocab;
 use crate::spec::sweep::Trial;
-use crate::spec::{ModelSpec, Task};
-use crate::train::{Data, Position, Snapshot, Which};
+use crate::spec::ModelSpec;
+use crate::train::{Position, Snapshot, Which};
 
 pub const LAST: &str = "checkpoint-last";
 pub const BEST: &str = "checkpoint-best";
@@ -36,15 +36,16 @@ pub const MODEL_FILE: &str = "model.safetensors";
 const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 const HIDDEN_FILE: &str = "hidden.safetensors";
 const STATE_FILE: &str = "state.json";
-const VOCAB_FILE: &str = "vocab.json";
-const SYMBOLS_FILE: &str = "symbols.json";
+pub const VOCAB_FILE: &str = "vocab.json";
+pub const SYMBOLS_FILE: &str = "symbols.json";
 const MODEL_SPEC_FILE: &str = "model.json";
 
 /// `symbols.json` of an example task's checkpoint: its vocabularies, in id
 /// order, and how tokens join into text.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Symbols {
-    pub task: Task,
+    /// The task's name.
+    pub task: String,
     pub joiner: String,
     pub source: Vec<String>,
     pub target: Vec<String>,
@@ -85,7 +86,7 @@ pub fn write(
     snapshot: &Snapshot,
     metrics_rows: usize,
     trial: &Trial,
-    data: &Data,
+    files: &[(&str, String)],
     model: &ModelSpec,
 ) -> Result<PathBuf> {
     let target = trial_dir.join(name(which));
@@ -102,17 +103,8 @@ pub fn write(
     save(HIDDEN_FILE, &snapshot.hidden)?;
     let state = State { position: snapshot.position.clone(), metrics_rows };
     std::fs::write(dir.join(STATE_FILE), serde_json::to_string_pretty(&state)?)?;
-    match data {
-        Data::Text(corpus) => write_vocab(&dir.join(VOCAB_FILE), &corpus.vocab)?,
-        Data::Examples(d) => {
-            let symbols = Symbols {
-                task: d.task,
-                joiner: d.joiner.to_string(),
-                source: d.source.tokens().to_vec(),
-                target: d.target.tokens().to_vec(),
-            };
-            std::fs::write(dir.join(SYMBOLS_FILE), serde_json::to_string(&symbols)?)?;
-        }
+    for (file, contents) in files {
+        std::fs::write(dir.join(file), contents).with_context(|| format!("cannot write {file}"))?;
     }
     std::fs::write(dir.join(MODEL_SPEC_FILE), serde_json::to_string_pretty(model)?)?;
     std::fs::write(dir.join(TRIAL_FILE), serde_yaml::to_string(trial)?)?;
@@ -177,9 +169,10 @@ pub fn read_trial(dir: &Path) -> Result<Trial> {
     serde_yaml::from_str(&text).with_context(|| format!("{} is not a trial spec", path.display()))
 }
 
-pub fn write_vocab(path: &Path, vocab: &Vocab) -> Result<()> {
+/// `vocab.json`: a language model's characters, in id order (what [`read_vocab`] reads).
+pub fn vocab_json(vocab: &Vocab) -> Result<String> {
     let chars: Vec<String> = vocab.chars().iter().map(|c| c.to_string()).collect();
-    std::fs::write(path, serde_json::to_string(&chars)?).with_context(|| format!("cannot write {}", path.display()))
+    Ok(serde_json::to_string(&chars)?)
 }
 
 pub fn read_vocab(dir: &Path) -> Result<Vocab> {

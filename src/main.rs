@@ -240,8 +240,8 @@ fn main() -> ExitCode {
 /// and the baselines' pseudo-trials.
 fn load_trials(path: &Path, overrides: &[String]) -> Result<(spec::Loaded, Vec<sweep::Trial>, Vec<sweep::Trial>)> {
     let loaded = spec::load(path)?;
-    let loaded = sweep::apply_overrides(&loaded, overrides)?;
-    let trials = sweep::expand(&loaded)?;
+    let loaded = rnnlab::tasks::resolve(&sweep::apply_overrides(&loaded, overrides)?)?;
+    let trials = rnnlab::tasks::expand(&loaded)?;
     let baselines = spec::baseline::trials(&loaded)?;
     Ok((loaded, trials, baselines))
 }
@@ -405,7 +405,7 @@ fn report(a: ReportArgs) -> Result<ExitCode> {
 }
 
 fn decode_cmd(a: DecodeArgs) -> Result<ExitCode> {
-    use rnnlab::tasks::decode::{DecodeOptions, Decoder};
+    use rnnlab::tasks::examples::{DecodeOptions, Decoder};
     if a.beam == Some(0) {
         bail!("--beam must be at least 1");
     }
@@ -417,8 +417,8 @@ fn decode_cmd(a: DecodeArgs) -> Result<ExitCode> {
     }
     let (decoder, what) = Decoder::open(&a.path)?;
     eprintln!("decoding with {what}");
-    if a.beam.is_some() && decoder.task() != rnnlab::spec::Task::Seq2seq {
-        bail!("--beam applies to seq2seq models; this one is a {} model", decoder.task().name());
+    if a.beam.is_some() && !decoder.decodes_sequences() {
+        bail!("--beam applies to seq2seq models; this one is a {} model", decoder.task());
     }
     let options = DecodeOptions { beam: a.beam, length_norm: a.length_norm, max_length: a.max_length };
     let inputs: Vec<String> = if a.inputs.is_empty() {
@@ -493,7 +493,7 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
             if a.length.is_some() || a.attention.is_some() {
                 bail!("--length and --attention are options of --task seq2seq");
             }
-            bench::Workload::CharLm { bptt: a.bptt.unwrap_or(64), corpus: a.corpus }
+            bench::Workload::Text { bptt: a.bptt.unwrap_or(64), corpus: a.corpus }
         }
         BenchTask::Seq2seq => {
             if a.bptt.is_some() || a.corpus.is_some() {
@@ -503,7 +503,7 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
                 BenchAttention::None => spec::Attention::None,
                 BenchAttention::Luong => spec::Attention::Luong,
             };
-            bench::Workload::Seq2seq { length: a.length.unwrap_or(20), attention }
+            bench::Workload::Cipher { length: a.length.unwrap_or(20), attention }
         }
     };
     if let Some(t) = a.threads {

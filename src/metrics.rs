@@ -1,4 +1,11 @@
-//! Metric math and the tidy, append-only `metrics.csv` every trial writes.
+//! Metric definitions, metric math and the tidy, append-only `metrics.csv`
+//! every trial writes.
+//!
+//! A metric is declared once, as a [`Metric`], by the task that produces it
+//! (see `crate::tasks`) or, for what every training run logs
+//! (`grad_norm`, `lr`, `tokens_per_s`, …), in [`TRAINING`]. Summaries,
+//! plots, reports and progress lines read those declarations: the unit in
+//! axis labels, the direction in verdicts, the default in reports.
 //!
 //! Rows are `trial,step,split,metric,value` (long form, what pandas'
 //! `pivot_table` expects). Each batch of rows goes to the file in one
@@ -10,6 +17,136 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+
+/// Which way a metric improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Lower,
+    Higher,
+}
+
+/// One metric, declared once by whoever computes it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Metric {
+    /// The name in `metrics.csv` (`bpc`); result columns prefix it with the
+    /// split (`val_bpc`, `best_val_bpc`).
+    pub name: &'static str,
+    /// Short unit for axis labels and progress lines (`bits/char`).
+    pub unit: &'static str,
+    pub direction: Direction,
+    /// The metric a report compares by default (as `val_<name>`) and a
+    /// progress line shows, when it is also a [`Metric::train`] metric.
+    pub default: bool,
+    /// A function of the mean loss in nats, if it is one: computed from the
+    /// loss wherever a loss is known rather than measured separately.
+    #[serde(skip)]
+    pub of_loss: Option<fn(f64) -> f64>,
+    /// Logged for each training interval and at the best validation step
+    /// (`train_<name>`, `best_val_<name>`); such a metric has `of_loss`.
+    pub train: bool,
+    /// Has a test column in `summary.csv` (validation always has one).
+    pub test_column: bool,
+}
+
+impl Metric {
+    /// A metric measured by evaluation: lower is better, not a default,
+    /// validation and test columns.
+    pub const fn measured(name: &'static str, unit: &'static str, direction: Direction) -> Metric {
+        Metric { name, unit, direction, default: false, of_loss: None, train: false, test_column: true }
+    }
+
+    /// The mean cross-entropy every task trains on.
+    pub const LOSS: Metric = Metric {
+        name: "loss",
+        unit: "nats",
+        direction: Direction::Lower,
+        default: false,
+        of_loss: Some(identity),
+        train: true,
+        test_column: true,
+    };
+
+    /// exp(loss), on validation only (a test perplexity adds nothing to the test loss).
+    pub const PERPLEXITY: Metric = Metric {
+        name: "perplexity",
+        unit: "perplexity",
+        direction: Direction::Lower,
+        default: false,
+        of_loss: Some(perplexity),
+        train: false,
+        test_column: false,
+    };
+
+    pub const fn with_default(self) -> Metric {
+        Metric { default: true, ..self }
+    }
+
+    pub fn lower_is_better(&self) -> bool {
+        self.direction == Direction::Lower
+    }
+}
+
+fn identity(x: f64) -> f64 {
+    x
+}
+
+/// What every training run logs beside its task's metrics, and the result
+/// columns it adds (`best_step`, `tokens_per_s`).
+pub const TRAINING: &[Metric] = &[
+    Metric::measured("grad_norm", "norm", Direction::Lower),
+    Metric::measured("lr", "learning rate", Direction::Lower),
+    Metric::measured("epoch", "epochs", Direction::Higher),
+    Metric::measured("tokens_per_s", "tokens/s", Direction::Higher),
+    Metric::measured("elapsed_s", "s", Direction::Lower),
+    Metric::measured("best_step", "step", Direction::Lower),
+];
+
+/// A task's metrics for one evaluation, in declaration order: those with
+/// `of_loss` computed from `loss`, the others taken from `measured` (and
+/// left out when not measured, e.g. beam metrics without beam search).
+pub fn complete(defs: &[Metric], loss: f64, measured: &[(&str, f64)]) -> Vec<(String, f64)> {
+    defs.iter()
+        .filter_map(|m| match m.of_loss {
+            Some(f) => Some((m.name.to_string(), f(loss))),
+            None => measured.iter().find(|(n, _)| *n == m.name).map(|&(_, v)| (m.name.to_string(), v)),
+        })
+        .collect()
+}
+
+/// The definition behind a result column or logged metric name of a task
+/// whose metrics are `defs`: `val_bpc`, `best_val_loss`, `test_len12_accuracy`
+/// and `tokens_per_s` all resolve to the metric they are a value of.
+pub fn lookup<'d>(defs: &'d [Metric], column: &str) -> Option<&'d Metric> {
+    let mut name = column;
+    for prefix in ["best_val_", "train_", "val_", "test_"] {
+        if let Some(rest) = name.strip_prefix(prefix) {
+            name = rest;
+            break;
+        }
+    }
+    if let Some(rest) = name.strip_prefix("len") {
+        if let Some((digits, base)) = rest.split_once('_') {
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                name = base;
+            }
+        }
+    }
+    defs.iter().chain(TRAINING).find(|m| m.name == name)
+}
+
+/// The result columns (`summary.csv`, `status.json`) of a task whose
+/// metrics are `defs`, in order: training, validation, best validation,
+/// the best step, test, throughput.
+pub fn result_columns(defs: &[Metric]) -> Vec<String> {
+    let mut columns: Vec<String> = defs.iter().filter(|m| m.train).map(|m| format!("train_{}", m.name)).collect();
+    columns.extend(defs.iter().map(|m| format!("val_{}", m.name)));
+    columns.extend(defs.iter().filter(|m| m.train).map(|m| format!("best_val_{}", m.name)));
+    columns.push("best_step".into());
+    columns.extend(defs.iter().filter(|m| m.test_column).map(|m| format!("test_{}", m.name)));
+    columns.push("tokens_per_s".into());
+    columns
+}
 
 pub const HEADER: [&str; 5] = ["trial", "step", "split", "metric", "value"];
 

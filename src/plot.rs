@@ -12,8 +12,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::metrics;
-use crate::spec::Task;
 use crate::summary::{mean, Record, VariantRow};
+use crate::tasks::PlotSpec;
 
 const SIZE: (u32, u32) = (1100, 650);
 
@@ -83,107 +83,62 @@ pub fn curves(records: &[Record], split: &str, metric: &str, group: impl Fn(&Rec
     Ok(groups.curves())
 }
 
-/// Draws every standard plot into `exp_dir/plots/`; returns the files written.
+/// Draws the standard plots the experiment's task asks for
+/// ([`crate::tasks::TaskKind::plots`]) into `exp_dir/plots/`; returns the
+/// files written. A plot with nothing to show is left out.
 pub fn draw_all(exp_dir: &Path, records: &[Record], rows: &[VariantRow]) -> Result<Vec<PathBuf>> {
     let dir = exp_dir.join("plots");
     std::fs::create_dir_all(&dir)?;
-    let task = crate::summary::task_of(records);
-    if task != Task::CharLm {
-        return draw_task(&dir, records, rows, task);
-    }
     let mut written = Vec::new();
-    let specs = [
-        ("val_bpc", "val", "Validation loss (mean over seeds, band = min–max)"),
-        ("train_bpc", "train", "Training loss (mean over seeds, band = min–max)"),
-    ];
-    // Baselines have no curve: a dashed horizontal line at their validation value.
-    let references: Vec<(String, f64)> = records
-        .iter()
-        .filter(|r| r.trial.baseline.is_some())
-        .filter_map(|r| Some((r.trial.variant.clone(), r.result("val_bpc")?)))
-        .collect();
-    for (name, split, title) in specs {
-        let curves = curves(records, split, "bpc", |r| r.trial.variant.clone())?;
-        if !curves.is_empty() {
-            written.extend(both(
-                &dir,
-                name,
-                &Curves {
-                    title,
-                    y_label: "bits per character",
-                    x_label: STEP,
-                    curves,
-                    references: if split == "val" { &references } else { &[] },
-                },
-            )?);
+    for plot in crate::summary::task_of(records).plots() {
+        match plot {
+            PlotSpec::Curves { file, split, metric, title, y_label, baselines } => {
+                let curves = curves(records, split, &metric, |r| r.trial.variant.clone())?;
+                if curves.is_empty() {
+                    continue;
+                }
+                // Baselines have no curve: a dashed horizontal line at their validation value.
+                let references: Vec<(String, f64)> = if baselines {
+                    let column = format!("val_{metric}");
+                    records
+                        .iter()
+                        .filter(|r| r.trial.baseline.is_some())
+                        .filter_map(|r| Some((r.trial.variant.clone(), r.result(&column)?)))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let figure =
+                    Curves { title: &title, y_label: &y_label, x_label: STEP, curves, references: &references };
+                written.extend(both(&dir, &file, &figure)?);
+            }
+            PlotSpec::Final { column, y_label } => {
+                if rows.iter().any(|r| !r.values_of(&column).is_empty()) {
+                    let figure = Final { rows, metric: &column, y_label: &y_label };
+                    written.extend(both(&dir, &format!("final_{column}"), &figure)?);
+                }
+            }
+            PlotSpec::ByLength { metric } => {
+                let curves = by_length(records, "test", &metric, |r| r.trial.variant.clone())?;
+                if !curves.is_empty() {
+                    let title =
+                        format!("Test {} by source length (mean over seeds, band = min–max)", metric.replace('_', " "));
+                    let figure = Curves {
+                        title: &title,
+                        y_label: &metric,
+                        x_label: "source length (tokens)",
+                        curves,
+                        references: &[],
+                    };
+                    written.extend(both(&dir, &format!("test_{metric}_by_length"), &figure)?);
+                }
+            }
         }
-    }
-    if rows.iter().any(|r| !r.values_of("val_bpc").is_empty()) {
-        written.extend(both(
-            &dir,
-            "final_val_bpc",
-            &Final { rows, metric: "val_bpc", y_label: "validation bits per character" },
-        )?);
     }
     Ok(written)
 }
 
 pub(crate) const STEP: &str = "training step";
-
-/// The plots of an example task: loss and accuracy curves, the final
-/// metric per variant, and test accuracy against source length.
-fn draw_task(dir: &Path, records: &[Record], rows: &[VariantRow], task: Task) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    let accuracy = task.default_metric().trim_start_matches("val_");
-    let accuracy_title = format!("Validation {} (mean over seeds, band = min–max)", accuracy.replace('_', " "));
-    let specs = [
-        (
-            "val_loss",
-            "val",
-            "loss",
-            "Validation loss (mean over seeds, band = min–max)",
-            "cross-entropy (nats per target)",
-        ),
-        (
-            "train_loss",
-            "train",
-            "loss",
-            "Training loss (mean over seeds, band = min–max)",
-            "cross-entropy (nats per target)",
-        ),
-        (task.default_metric(), "val", accuracy, accuracy_title.as_str(), accuracy),
-    ];
-    for (name, split, metric, title, y_label) in specs {
-        let curves = curves(records, split, metric, |r| r.trial.variant.clone())?;
-        if !curves.is_empty() {
-            written.extend(both(dir, name, &Curves { title, y_label, x_label: STEP, curves, references: &[] })?);
-        }
-    }
-    let metric = task.default_metric();
-    if rows.iter().any(|r| !r.values_of(metric).is_empty()) {
-        written.extend(both(
-            dir,
-            &format!("final_{metric}"),
-            &Final { rows, metric, y_label: &format!("final {}", metric.replace('_', " ")) },
-        )?);
-    }
-    let mut kinds = vec![accuracy.to_string()];
-    if task == Task::Seq2seq {
-        kinds.push(format!("beam_{accuracy}"));
-    }
-    for kind in kinds {
-        let curves = by_length(records, "test", &kind, |r| r.trial.variant.clone())?;
-        if !curves.is_empty() {
-            let title = format!("Test {} by source length (mean over seeds, band = min–max)", kind.replace('_', " "));
-            written.extend(both(
-                dir,
-                &format!("test_{kind}_by_length"),
-                &Curves { title: &title, y_label: &kind, x_label: "source length (tokens)", curves, references: &[] },
-            )?);
-        }
-    }
-    Ok(written)
-}
 
 /// Per variant, `split`'s `len{N}_{metric}` values of the final evaluation
 /// against N: (length, mean, min, max) over seeds.

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::data::{self, Corpus};
 use crate::fsutil::write_atomic;
 use crate::spec::sweep::Trial;
 use crate::spec::Loaded;
@@ -40,40 +39,18 @@ pub fn experiment_dir(results_root: &Path, loaded: &Loaded) -> PathBuf {
     results_root.join(&loaded.spec.name)
 }
 
-/// Loads every distinct dataset once and checks each trial's split against
-/// its batch size, so data problems surface before anything is written.
+/// Loads every distinct dataset once (as its task keys it) and resolves
+/// each trial's model against it (its parameter budget), so data problems
+/// surface before anything is written.
 pub fn check_data(trials: &[Trial]) -> Result<()> {
-    let mut texts: HashMap<String, data::Text> = HashMap::new();
-    // Vocabulary size per (data, batch size, reversal): what the split checks
-    // depend on; a parameter budget then needs only the vocabulary size.
-    let mut vocab: HashMap<(String, usize, bool), usize> = HashMap::new();
-    let mut examples: HashMap<String, crate::tasks::data::Dataset> = HashMap::new();
+    let mut loaded: HashMap<String, Box<dyn crate::tasks::TaskData>> = HashMap::new();
     for t in trials {
-        let data_key = serde_json::to_string(&t.spec.data)?;
-        if t.spec.task != crate::spec::Task::CharLm {
-            // Examples: read (or generate) each dataset once; a parameter
-            // budget is solved against the model built for it.
-            let key = format!("{}{data_key}", t.spec.task.name());
-            if !examples.contains_key(&key) {
-                examples.insert(key.clone(), crate::tasks::data::load(&t.spec)?);
-            }
-            crate::tasks::objective::resolve(&t.spec, &examples[&key]).with_context(|| format!("trial {}", t.id))?;
-            continue;
+        let task = crate::tasks::of(&t.spec)?;
+        let key = format!("{}/{}", task.name(), task.data_key(&t.spec));
+        if !loaded.contains_key(&key) {
+            loaded.insert(key.clone(), task.load(&t.spec).with_context(|| format!("trial {}", t.id))?);
         }
-        let key = (data_key.clone(), t.spec.train.batch_size, t.spec.model.reverse_input);
-        let v = match vocab.get(&key) {
-            Some(&v) => v,
-            None => {
-                if !texts.contains_key(&data_key) {
-                    texts.insert(data_key.clone(), data::read_text(&t.spec)?);
-                }
-                let corpus = Corpus::from_text(&texts[&data_key], &t.spec, data::describe_source(&t.spec.data.source))
-                    .with_context(|| format!("trial {}", t.id))?;
-                vocab.insert(key, corpus.vocab.len());
-                corpus.vocab.len()
-            }
-        };
-        crate::model::resolve(&t.spec.model, v).with_context(|| format!("trial {}", t.id))?;
+        loaded[&key].resolve_model(&t.spec).with_context(|| format!("trial {}", t.id))?;
     }
     Ok(())
 }
@@ -240,11 +217,12 @@ fn run_child(
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         if let Some(rest) = line.strip_prefix(PROGRESS_PREFIX) {
-            let mut it = rest.split_whitespace().map(|x| x.parse::<f64>().unwrap_or(f64::NAN));
-            if let (Some(step), Some(total), Some(loss)) = (it.next(), it.next(), it.next()) {
-                bar.set_length(total as u64);
-                bar.set_position(step as u64);
-                bar.set_message(format!("loss {:.3} bits/char", crate::metrics::bits(loss)));
+            let mut it = rest.splitn(3, ' ');
+            let mut number = || it.next().and_then(|x| x.parse::<u64>().ok());
+            if let (Some(step), Some(total)) = (number(), number()) {
+                bar.set_length(total);
+                bar.set_position(step);
+                bar.set_message(format!("loss {}", it.next().unwrap_or_default()));
             }
         }
     }
@@ -284,7 +262,7 @@ fn log_tail(path: &Path, lines: usize) -> String {
 pub struct ChildProgress;
 
 impl trial::Progress for ChildProgress {
-    fn update(&mut self, step: usize, total: usize, loss: f64) {
-        println!("{PROGRESS_PREFIX}{step} {total} {loss}");
+    fn update(&mut self, step: usize, total: usize, shown: &str) {
+        println!("{PROGRESS_PREFIX}{step} {total} {shown}");
     }
 }

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use crate::fsutil::write_atomic;
 use crate::runner::EXPERIMENT_FILE;
 use crate::spec::sweep::{self, Trial};
-use crate::spec::Task;
+use crate::tasks::TaskKind;
 use crate::trial::{self, State, Status};
 
 /// A trial directory as found on disk.
@@ -77,72 +77,25 @@ fn spec_order(exp_dir: &Path) -> Vec<String> {
     };
     crate::spec::parse(&text, &path.display().to_string(), "experiment")
         .ok()
-        .and_then(|l| sweep::expand(&l).ok())
+        .and_then(|l| crate::tasks::expand(&l).ok())
         .map(|ts| ts.into_iter().map(|t| t.id).collect())
         .unwrap_or_default()
 }
 
-/// Result columns of `summary.csv`, in order; a column no trial has a
-/// value for is left out (a language model has no exact-match accuracy, a
-/// classifier no bits per character).
-pub const RESULT_COLUMNS: &[&str] = &[
-    "train_loss",
-    "train_bpc",
-    "val_loss",
-    "val_bpc",
-    "val_perplexity",
-    "val_accuracy",
-    "val_token_accuracy",
-    "val_exact_accuracy",
-    "val_beam_token_accuracy",
-    "val_beam_exact_accuracy",
-    "best_val_loss",
-    "best_val_bpc",
-    "best_step",
-    "test_loss",
-    "test_bpc",
-    "test_accuracy",
-    "test_token_accuracy",
-    "test_exact_accuracy",
-    "test_beam_token_accuracy",
-    "test_beam_exact_accuracy",
-    "tokens_per_s",
-];
-
 /// The task of an experiment's trials (of its first trained trial).
-pub fn task_of(records: &[Record]) -> Task {
-    records.iter().find(|r| r.trial.baseline.is_none()).map(|r| r.trial.spec.task).unwrap_or_default()
+pub fn task_of(records: &[Record]) -> &'static dyn TaskKind {
+    crate::tasks::of_trials(records.iter().map(|r| &r.trial))
 }
 
-/// The per-variant table's metric columns for a task: (result key, header, digits).
-pub fn table_columns(task: Task) -> &'static [(&'static str, &'static str, usize)] {
-    match task {
-        Task::CharLm => &[
-            ("val_bpc", "val bits/char", 3),
-            ("best_val_bpc", "best val bpc", 3),
-            ("test_bpc", "test bits/char", 3),
-            ("val_accuracy", "val acc", 3),
-        ],
-        Task::Classify => &[
-            ("val_loss", "val loss", 3),
-            ("val_accuracy", "val acc", 3),
-            ("best_val_loss", "best val loss", 3),
-            ("test_accuracy", "test acc", 3),
-        ],
-        Task::Tag => &[
-            ("val_loss", "val loss", 3),
-            ("val_accuracy", "val tag acc", 3),
-            ("val_exact_accuracy", "val sentence acc", 3),
-            ("test_accuracy", "test tag acc", 3),
-        ],
-        Task::Seq2seq => &[
-            ("val_loss", "val loss", 3),
-            ("val_token_accuracy", "val token acc", 3),
-            ("val_exact_accuracy", "val exact", 3),
-            ("test_exact_accuracy", "test exact", 3),
-            ("test_beam_exact_accuracy", "test exact (beam)", 3),
-        ],
-    }
+/// Result columns of `summary.csv`, in order: those the experiment's task
+/// declares ([`crate::metrics::result_columns`]) that some trial has a value
+/// for (a language model has no exact-match accuracy, a classifier no bits
+/// per character, a run without beam search no beam metrics).
+pub fn result_columns(records: &[Record]) -> Vec<String> {
+    crate::metrics::result_columns(task_of(records).metrics())
+        .into_iter()
+        .filter(|k| records.iter().any(|r| r.result(k).is_some()))
+        .collect()
 }
 
 /// Writes `summary.csv`: one row per trial, swept parameters as columns.
@@ -155,13 +108,12 @@ pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
             }
         }
     }
-    let columns: Vec<&str> =
-        RESULT_COLUMNS.iter().copied().filter(|k| records.iter().any(|r| r.result(k).is_some())).collect();
+    let columns = result_columns(records);
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = ["trial", "variant", "seed", "status"].map(String::from).to_vec();
     header.extend(params.iter().cloned());
     header.extend(["cell", "hidden", "layers", "params", "steps", "device", "elapsed_s"].map(String::from));
-    header.extend(columns.iter().map(|s| s.to_string()));
+    header.extend(columns.iter().cloned());
     header.push("message".into());
     w.write_record(&header)?;
     for r in records {
@@ -208,10 +160,10 @@ pub struct VariantRow {
     pub finished: usize,
     pub diverged: usize,
     pub params: Option<i64>,
-    pub task: Task,
-    /// Final values of the finished seeds for each of the task's
-    /// [`table_columns`] and its report metric.
-    pub values: IndexMap<&'static str, Vec<f64>>,
+    pub task: &'static dyn TaskKind,
+    /// Final values of the finished seeds for each of the task's table
+    /// columns ([`TaskKind::table`]) and its default report metric.
+    pub values: IndexMap<String, Vec<f64>>,
     pub tokens_per_s: Vec<f64>,
     pub elapsed_s: Vec<f64>,
 }
@@ -226,10 +178,12 @@ pub fn by_variant(records: &[Record]) -> Vec<VariantRow> {
         .map(|(variant, rs)| {
             let done: Vec<&&Record> = rs.iter().filter(|r| r.is_finished()).collect();
             let collect = |k: &str| done.iter().filter_map(|r| r.result(k)).collect::<Vec<f64>>();
-            let task = rs.iter().find(|r| r.trial.baseline.is_none()).map(|r| r.trial.spec.task).unwrap_or_default();
-            let mut values: IndexMap<&'static str, Vec<f64>> =
-                table_columns(task).iter().map(|&(k, _, _)| (k, collect(k))).collect();
-            values.entry(task.default_metric()).or_insert_with(|| collect(task.default_metric()));
+            let task = crate::tasks::of_trials(rs.iter().map(|r| &r.trial));
+            let mut values: IndexMap<String, Vec<f64>> =
+                task.table().iter().map(|&(k, _, _)| (k.to_string(), collect(k))).collect();
+            let default = default_metric(task);
+            let default_values = collect(&default);
+            values.entry(default).or_insert(default_values);
             VariantRow {
                 total: rs.len(),
                 finished: done.len(),
@@ -270,13 +224,27 @@ impl VariantRow {
     }
 }
 
+/// The result column a report compares by default: `val_` and the
+/// metric the task declares as its default.
+pub fn default_metric(task: &dyn TaskKind) -> String {
+    format!("val_{}", task.metrics().iter().find(|m| m.default).map_or("loss", |m| m.name))
+}
+
+/// The task of a per-variant table (of its first variant with a finished trial).
+fn task_of_rows(rows: &[VariantRow]) -> &'static dyn TaskKind {
+    rows.iter().find(|r| r.finished > 0).or(rows.first()).map_or(crate::tasks::REGISTRY[0], |r| r.task)
+}
+
 fn table_rows(rows: &[VariantRow]) -> (Vec<&'static str>, Vec<Vec<String>>) {
     // Columns of the experiment's task; a column no variant has a value
-    // for (beam metrics without beam search) is left out.
-    let task = rows.iter().find(|r| r.finished > 0).or(rows.first()).map(|r| r.task).unwrap_or_default();
-    let columns: Vec<&(&str, &str, usize)> = table_columns(task)
+    // for (beam metrics without beam search) is left out, unless no
+    // variant has finished at all (the table then shows dashes).
+    let task = task_of_rows(rows);
+    let any_finished = rows.iter().any(|r| r.finished > 0);
+    let columns: Vec<&(&str, &str, usize)> = task
+        .table()
         .iter()
-        .filter(|(k, _, _)| task == Task::CharLm || rows.iter().any(|r| !r.values_of(k).is_empty()))
+        .filter(|(k, _, _)| !any_finished || rows.iter().any(|r| !r.values_of(k).is_empty()))
         .collect();
     let mut header = vec!["variant", "trials ok", "params"];
     header.extend(columns.iter().map(|c| c.1));
@@ -312,14 +280,7 @@ pub fn terminal_table(rows: &[VariantRow]) -> String {
 /// Writes `summary.md`: the per-variant table (mean ± sd over seeds).
 pub fn write_markdown(exp_dir: &Path, name: &str, rows: &[VariantRow]) -> Result<PathBuf> {
     let (header, body) = table_rows(rows);
-    let units = match rows.iter().find(|r| r.finished > 0).or(rows.first()).map(|r| r.task).unwrap_or_default() {
-        Task::CharLm => "bits/char = nats/char ÷ ln 2",
-        Task::Seq2seq => {
-            "loss = cross-entropy in nats per target token under teacher forcing; \
-             token and exact accuracy of greedy decoding, beam where shown"
-        }
-        _ => "loss = cross-entropy in nats per label or tag",
-    };
+    let units = task_of_rows(rows).units();
     let mut md = format!(
         "# {name}\n\nFinal metrics per variant, mean ± sample standard deviation over finished seeds \
          ({units}).\n\n| {} |\n|{}|\n",

@@ -22,10 +22,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint;
 use crate::fsutil::write_atomic;
-use crate::metrics::{bits, MetricsLog};
+use crate::metrics::{Metric, MetricsLog};
 use crate::spec::sweep::Trial;
-use crate::spec::{ModelSpec, Task};
-use crate::train::{Data, Eval, Observer, Outcome, Snapshot, TrainLog, Trainer, Which};
+use crate::spec::ModelSpec;
+use crate::tasks::TaskData;
+use crate::train::{Eval, Observer, Outcome, Snapshot, TrainLog, Trainer, Which};
 
 pub const SPEC_FILE: &str = "trial.yaml";
 pub const STATUS_FILE: &str = "status.json";
@@ -125,11 +126,23 @@ pub fn trial_dir(experiment_dir: &Path, id: &str) -> PathBuf {
 
 /// Hooks for live progress (the sweep runner's progress bars).
 pub trait Progress {
-    fn update(&mut self, step: usize, total: usize, loss: f64);
+    /// `shown` is the training loss as the task shows it, e.g. `2.345 bits/char`.
+    fn update(&mut self, step: usize, total: usize, shown: &str);
 }
 
 impl Progress for () {
-    fn update(&mut self, _: usize, _: usize, _: f64) {}
+    fn update(&mut self, _: usize, _: usize, _: &str) {}
+}
+
+/// The training loss as a progress line shows it: in the unit of the
+/// task's default metric when that is a function of the loss (bits per
+/// character), else in nats.
+pub fn progress_value(defs: &[Metric], loss: f64) -> String {
+    let shown = defs.iter().find(|m| m.default && m.train).or_else(|| defs.iter().find(|m| m.name == "loss"));
+    match shown.and_then(|m| Some((m.unit, (m.of_loss?)(loss)))) {
+        Some((unit, v)) => format!("{v:.3} {unit}"),
+        None => format!("{loss:.3} nats"),
+    }
 }
 
 /// Runs `trial` into `dir` on `device`, resuming from `checkpoint-last/`
@@ -175,11 +188,12 @@ fn train_into(
     resume: Option<&Path>,
     abort_after: Option<usize>,
 ) -> Result<()> {
-    let data = Data::load(&trial.spec)?;
-    let mut trainer = Trainer::new(&trial.spec, &data, device)?;
+    let task = crate::tasks::of(&trial.spec)?;
+    let data = task.load(&trial.spec)?;
+    let mut model = None;
+    let mut trainer = new_trainer(trial, data.as_ref(), device, &mut model)?;
     status.total_steps = trainer.total_steps();
     status.params = trainer.parameter_count();
-    status.hidden = trainer.hidden();
     let metrics = dir.join(METRICS_FILE);
     let resumed = match resume {
         Some(ckpt) => match resume_from(&mut trainer, ckpt, &metrics, &trial.id) {
@@ -193,7 +207,7 @@ fn train_into(
                 // forever: start over (with a fresh model, since restoring
                 // may have got half way).
                 eprintln!("{}: cannot resume from {}: {e:#}; starting over", trial.id, ckpt.display());
-                trainer = Trainer::new(&trial.spec, &data, device)?;
+                trainer = new_trainer(trial, data.as_ref(), device, &mut model)?;
                 None
             }
         },
@@ -206,29 +220,30 @@ fn train_into(
             MetricsLog::create(&metrics, &trial.id)?
         }
     };
+    let model = model.expect("the trainer built the model");
+    status.hidden = model.hidden;
     status.write(dir)?;
-    let model = ModelSpec { hidden: trainer.hidden(), ..trial.spec.model.clone() };
-    let mut sink = Sink { log, progress, total: trainer.total_steps(), dir, trial, data: &data, model, abort_after };
+    let defs = task.metrics();
+    let mut sink =
+        Sink { log, defs, progress, total: trainer.total_steps(), dir, trial, data: data.as_ref(), model, abort_after };
     let report = trainer.run(&mut sink)?;
     status.steps = report.steps;
     // JSON has no NaN: a metric that is not finite is simply absent.
     let mut r = Finite(&mut status.result);
-    let lm = trial.spec.task == Task::CharLm;
+    let of_loss = |loss: f64| defs.iter().filter(|m| m.train).filter_map(move |m| Some((m.name, (m.of_loss?)(loss))));
     if let Some(t) = report.last_train {
-        r.insert("train_loss".into(), t.loss);
-        if lm {
-            r.insert("train_bpc".into(), bits(t.loss));
+        for (name, v) in of_loss(t.loss) {
+            r.insert(format!("train_{name}"), v);
         }
     }
     for (prefix, eval) in [("val", &report.val), ("test", &report.test)] {
-        for (name, v) in eval.iter().flat_map(|e| e.metrics()) {
-            r.insert(format!("{prefix}_{name}"), v);
+        for (name, v) in eval.iter().flat_map(|e| e.metrics.iter()) {
+            r.insert(format!("{prefix}_{name}"), *v);
         }
     }
     if let Some((step, best)) = &report.best_val {
-        r.insert("best_val_loss".into(), best.loss);
-        if lm {
-            r.insert("best_val_bpc".into(), bits(best.loss));
+        for (name, v) in of_loss(best.loss) {
+            r.insert(format!("best_val_{name}"), v);
         }
         r.insert("best_step".into(), *step as f64);
     }
@@ -241,6 +256,21 @@ fn train_into(
         }
     }
     Ok(())
+}
+
+/// A trainer for `trial` on `data`; `model` receives the model as built
+/// (its hidden size solved from a parameter budget).
+fn new_trainer<'a>(
+    trial: &'a Trial,
+    data: &'a dyn TaskData,
+    device: tch::Device,
+    model: &mut Option<ModelSpec>,
+) -> Result<Trainer<'a>> {
+    Trainer::new(&trial.spec.train, device, |vs| {
+        let (objective, built) = data.objective(&trial.spec, vs)?;
+        *model = Some(built);
+        Ok(objective)
+    })
 }
 
 /// Restores `trainer` from a checkpoint and continues its `metrics.csv`;
@@ -264,11 +294,13 @@ impl Finite<'_> {
 
 struct Sink<'p> {
     log: MetricsLog,
+    /// The task's metrics (those of the loss go into each training log).
+    defs: &'static [Metric],
     progress: &'p mut dyn Progress,
     total: usize,
     dir: &'p Path,
     trial: &'p Trial,
-    data: &'p Data,
+    data: &'p dyn TaskData,
     /// The model as trained (hidden solved from a budget), for checkpoints.
     model: ModelSpec,
     abort_after: Option<usize>,
@@ -276,13 +308,8 @@ struct Sink<'p> {
 
 impl Observer for Sink<'_> {
     fn train(&mut self, log: &TrainLog) -> Result<()> {
-        let mut metrics = log.metrics().to_vec();
-        if self.trial.spec.task != Task::CharLm {
-            // Bits per character mean nothing for labels, tags or target tokens.
-            metrics.retain(|(name, _)| *name != "bpc");
-        }
-        self.log.write(log.step, "train", &metrics)?;
-        self.progress.update(log.step, self.total, log.loss);
+        self.log.write(log.step, "train", &log.metrics(self.defs))?;
+        self.progress.update(log.step, self.total, &progress_value(self.defs, log.loss));
         if self.abort_after.is_some_and(|k| log.step >= k) {
             std::process::abort();
         }
@@ -290,11 +317,12 @@ impl Observer for Sink<'_> {
     }
 
     fn eval(&mut self, step: usize, split: &str, eval: &Eval) -> Result<()> {
-        self.log.write(step, split, &eval.metrics())
+        self.log.write(step, split, &eval.metrics)
     }
 
     fn checkpoint(&mut self, which: Which, snapshot: &Snapshot) -> Result<()> {
-        checkpoint::write(self.dir, which, snapshot, self.log.rows(), self.trial, self.data, &self.model)?;
+        let files = self.data.checkpoint_files()?;
+        checkpoint::write(self.dir, which, snapshot, self.log.rows(), self.trial, &files, &self.model)?;
         Ok(())
     }
 }

@@ -1,6 +1,10 @@
-//! Text → character vocabulary → contiguous train/val/test id streams, and
-//! the stream batching used for truncated BPTT.
+//! Every task's data, read or generated from a spec's `data:` section.
+//!
+//! Text (a language model's corpus): text → character vocabulary →
+//! contiguous train/val/test id streams, and the stream batching used for
+//! truncated BPTT. Examples (labels, tags, pairs): [`examples`].
 pub mod builtin;
+pub mod examples;
 pub mod linux;
 pub mod synthetic;
 
@@ -10,6 +14,18 @@ use anyhow::{anyhow, bail, Result};
 use tch::Tensor;
 
 use crate::spec::{Source, Spec};
+
+/// Checks what a source needs beyond its own fields (a known built-in
+/// corpus); `(field, message)` of the problem.
+pub fn check_source(source: &Source) -> Result<(), (String, String)> {
+    match source {
+        Source::Builtin { name } if !builtin::NAMES.contains(&name.as_str()) => Err((
+            "data.source.name".into(),
+            format!("unknown built-in corpus '{name}'; known: {}", builtin::NAMES.join(", ")),
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// Characters (Unicode scalar values) in code-point order; ids are positions.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,11 +158,7 @@ pub fn read_text(spec: &Spec) -> Result<Text> {
             let scored = synthetic::after_equals(&text);
             (text, Some(scored))
         }
-        other => bail!(
-            "data.source: '{}' holds examples for task {}, not a text corpus for a character language model",
-            other.kind(),
-            other.tasks().iter().map(|t| t.name()).collect::<Vec<_>>().join(" or ")
-        ),
+        other => bail!("data.source: '{}' holds examples, not a text corpus for a language model", other.kind()),
     };
     if text.is_empty() {
         bail!("data.source: the text is empty ({})", describe_source(&spec.data.source));

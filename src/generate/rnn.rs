@@ -33,11 +33,11 @@ impl RnnLm {
     /// Loads `model.safetensors`, `vocab.json` and `trial.yaml` of a checkpoint directory (on the CPU).
     pub fn load(dir: &Path) -> Result<RnnLm> {
         let trial = checkpoint::read_trial(dir)?;
-        if trial.spec.task != crate::spec::Task::CharLm {
+        if !dir.join(checkpoint::VOCAB_FILE).is_file() {
             bail!(
                 "{} holds a {} model, not a language model: apply it with `rnnlab decode`",
                 dir.display(),
-                trial.spec.task.name()
+                trial.spec.task
             );
         }
         if trial.spec.model.reverse_input {

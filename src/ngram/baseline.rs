@@ -12,6 +12,7 @@ use crate::data::{Corpus, Split};
 use crate::metrics::{bits, MetricsLog};
 use crate::spec::baseline::{self as spec, BaselineSpec, Unit};
 use crate::spec::sweep::Trial;
+use crate::tasks::char_lm;
 use crate::train::Eval;
 use crate::trial::{self, State, Status, METRICS_FILE};
 
@@ -54,7 +55,7 @@ pub fn evaluate(model: &Ngram, split: &Split) -> Eval {
         correct += (best == token as usize) as usize;
     }
     let chars = scored.max(1);
-    Eval::lm(nats / chars as f64, correct as f64 / chars as f64, chars)
+    char_lm::eval(nats / chars as f64, correct as f64 / chars as f64, chars)
 }
 
 /// Fits and evaluates the baseline of `t` into `dir`; failures are recorded
@@ -112,7 +113,7 @@ fn fit_into(t: &Trial, b: &BaselineSpec, dir: &Path, status: &mut Status) -> Res
     // how much the counts memorise, beside what generalises.
     log.write(0, "train", &[("loss", train.loss), ("bpc", bits(train.loss))])?;
     for (split, eval) in [("val", &val), ("test", &test)] {
-        let metrics: Vec<(String, f64)> = eval.metrics().into_iter().filter(|(_, v)| v.is_finite()).collect();
+        let metrics: Vec<(String, f64)> = eval.metrics.iter().filter(|(_, v)| v.is_finite()).cloned().collect();
         log.write(0, split, &metrics)?;
         for (name, v) in metrics {
             status.result.insert(format!("{split}_{name}"), v);

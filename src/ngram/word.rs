@@ -112,7 +112,7 @@ impl WordNgram {
             history.push(id);
         }
         let chars = text.chars().count().max(1);
-        Eval::lm(nats / chars as f64, f64::NAN, chars)
+        crate::tasks::char_lm::eval(nats / chars as f64, f64::NAN, chars)
     }
 
     fn spelling_log_prob(&self, word: &str) -> f64 {

@@ -21,7 +21,8 @@ use crate::fsutil::write_atomic;
 use crate::plot::{self, Curves};
 use crate::spec::sweep::{label, scalar};
 use crate::spec::ReportSpec;
-use crate::summary::{self, Record, RESULT_COLUMNS};
+use crate::summary::{self, Record};
+use crate::tasks::TaskKind;
 use stats::Level;
 
 /// Reads the experiment's own `report:` defaults, if it has any.
@@ -38,7 +39,7 @@ pub fn spec_defaults(exp_dir: &Path) -> ReportSpec {
 pub fn with_default_metric(o: &ReportSpec, records: &[Record]) -> ReportSpec {
     let mut o = o.clone();
     if o.metric.is_empty() {
-        o.metric = summary::task_of(records).default_metric().to_string();
+        o.metric = summary::default_metric(summary::task_of(records));
     }
     o
 }
@@ -88,9 +89,11 @@ pub struct Section {
     pub records: Vec<Record>,
 }
 
-fn check_options(o: &ReportSpec) -> Result<()> {
-    if !RESULT_COLUMNS.contains(&o.metric.as_str()) {
-        bail!("report.metric: unknown metric '{}'; choose one of {}", o.metric, RESULT_COLUMNS.join(", "));
+/// Checks report options against the metrics of the experiment's `task`.
+pub fn check_options(o: &ReportSpec, task: &dyn TaskKind) -> Result<()> {
+    let columns = crate::metrics::result_columns(task.metrics());
+    if !columns.contains(&o.metric) {
+        bail!("report.metric: unknown metric '{}'; choose one of {}", o.metric, columns.join(", "));
     }
     if !(o.margin > 0.0 && o.margin.is_finite()) {
         bail!(
@@ -104,8 +107,9 @@ fn check_options(o: &ReportSpec) -> Result<()> {
     Ok(())
 }
 
-fn lower_is_better(metric: &str) -> bool {
-    !metric.ends_with("accuracy") && metric != "tokens_per_s"
+/// Whether lower values of a result column are better, as its metric declares.
+fn lower_is_better(task: &dyn TaskKind, column: &str) -> bool {
+    crate::metrics::lookup(task.metrics(), column).is_none_or(|m| m.lower_is_better())
 }
 
 /// The variant name of a record once the `split_by` axes are taken out.
@@ -148,7 +152,8 @@ fn short(v: &Value) -> String {
 /// Builds the sections of a report over `records`.
 pub fn analyse(records: &[Record], o: &ReportSpec) -> Result<Vec<Section>> {
     let o = &with_default_metric(o, records);
-    check_options(o)?;
+    let task = summary::task_of(records);
+    check_options(o, task)?;
     // Fitted baselines (n-grams) are references, not variants under test.
     let finished: Vec<&Record> = records.iter().filter(|r| r.is_finished() && r.trial.baseline.is_none()).collect();
     if finished.is_empty() {
@@ -158,7 +163,7 @@ pub fn analyse(records: &[Record], o: &ReportSpec) -> Result<Vec<Section>> {
     for r in &finished {
         by_section.entry(section_of(r, &o.split_by)?).or_default().push(r);
     }
-    let better_low = lower_is_better(&o.metric);
+    let better_low = lower_is_better(task, &o.metric);
     let mut sections = Vec::new();
     for (name, recs) in by_section {
         let mut groups: IndexMap<String, Vec<f64>> = IndexMap::new();
@@ -304,7 +309,7 @@ fn header(name: &str, records: &[Record], o: &ReportSpec) -> String {
         md,
         "\nMetric: `{}` ({} is better). Equivalence margin: ±{}% of the baseline's mean. α = {}; p-values are Holm-corrected within each section.\n",
         o.metric,
-        if lower_is_better(&o.metric) { "lower" } else { "higher" },
+        if lower_is_better(summary::task_of(records), &o.metric) { "lower" } else { "higher" },
         o.margin * 100.0,
         o.alpha
     );
@@ -409,7 +414,7 @@ fn section_markdown(
         let _ = writeln!(md, "![final metric vs learning rate](plots/{name}.png)\n");
     }
     let split = o.metric.split('_').next().filter(|s| ["train", "val", "test"].contains(s)).unwrap_or("val");
-    let metric = o.metric.split_once('_').map(|(_, m)| m).unwrap_or("bpc");
+    let metric = o.metric.split_once('_').map_or(o.metric.as_str(), |(_, m)| m);
     // The test split is scored once, at the end: its curve is the validation one.
     let (curve_split, curve_label) =
         if split == "test" { ("val", format!("val_{metric}")) } else { (split, o.metric.clone()) };
@@ -424,7 +429,10 @@ fn section_markdown(
         )?);
         let _ = writeln!(md, "![learning curves](plots/{name}.png)\n");
     }
-    if summary::task_of(&s.records) != crate::spec::Task::CharLm {
+    let by_length = summary::task_of(&s.records).by_length();
+    if let Some(&first) = by_length.first() {
+        // A loss has no breakdown; the task's tallies do.
+        let metric = if by_length.contains(&metric) { metric } else { first };
         files.extend(by_length_markdown(md, s, o, metric, plots_dir, suffix)?);
     }
     Ok(files)
@@ -440,8 +448,6 @@ fn by_length_markdown(
     plots_dir: &Path,
     suffix: &str,
 ) -> Result<Vec<PathBuf>> {
-    // A loss has no breakdown; accuracies do.
-    let metric = if metric.ends_with("accuracy") { metric } else { "accuracy" };
     let curves = plot::by_length(&s.records, "test", metric, |r| variant_of(r, &o.split_by))?;
     if curves.is_empty() {
         return Ok(vec![]);

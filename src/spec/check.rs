@@ -1,8 +1,10 @@
 //! Validation of what serde cannot check: ranges, combinations, budgets.
-//! Each problem names the field it is about.
+//! Each problem names the field it is about. These are the checks every
+//! spec gets whatever its task; each task adds its own
+//! (`crate::tasks::TaskKind::check`), and the validation stage runs both.
 use std::path::Path;
 
-use super::{Attention, InputEncoding, Lengths, LrSchedule, Optimizer, Source, Spec, Strings, Task};
+use super::{InputEncoding, Lengths, LrSchedule, OptimizerKind, Shape, Source, Spec, Strings};
 
 impl Spec {
     /// Checks the values serde cannot: ranges, combinations, the budget.
@@ -13,16 +15,11 @@ impl Spec {
             return err("name", "use letters, digits, '-', '_' or '.' (it names the results directory)");
         }
         self.check_data()?;
-        if self.task != Task::CharLm {
-            if !self.baselines.is_empty() {
-                return err("baselines", "n-gram baselines are language models; they need task: char_lm");
-            }
-            if self.train.eval_chars.is_some() {
-                return err(
-                    "train.eval_chars",
-                    "applies to a language model's validation text; example tasks validate on the whole split",
-                );
-            }
+        if !self.baselines.is_empty() && self.data.source.shape() != Shape::Text {
+            return err(
+                "baselines",
+                "n-gram baselines are language models of text; they need a text source and a task that reads one",
+            );
         }
         for (i, b) in self.baselines.iter().enumerate() {
             b.check().map_err(|(f, m)| (format!("baselines.{i}.{f}"), m))?;
@@ -67,66 +64,7 @@ impl Spec {
                 );
             }
         }
-        if m.bidirectional && self.task.predicts_next_token() {
-            return err(
-                "model.bidirectional",
-                "a bidirectional model cannot be trained on next-token prediction: its backward \
-                 direction reads the very character it must predict, so the loss would be \
-                 meaningless; use a one-directional model for language modelling",
-            );
-        }
-        self.check_seq2seq()?;
         self.check_train()
-    }
-
-    /// Options that only a seq2seq model has, and decoding.
-    fn check_seq2seq(&self) -> Result<(), (String, String)> {
-        let err = |field: &str, msg: String| Err((field.to_string(), msg));
-        let m = &self.model;
-        let only = |field: &str| err(field, format!("only a seq2seq model has this (task is {})", self.task.name()));
-        if self.task != Task::Seq2seq {
-            if m.attention != Attention::None {
-                return only("model.attention");
-            }
-            if m.decoder_cell.is_some() {
-                return only("model.decoder_cell");
-            }
-            if m.decoder_layers.is_some() {
-                return only("model.decoder_layers");
-            }
-            if self.train.teacher_forcing != 1.0 {
-                return only("train.teacher_forcing");
-            }
-            if !self.decode.is_default() {
-                return only("decode");
-            }
-            return Ok(());
-        }
-        if m.decoder_layers == Some(0) {
-            return err("model.decoder_layers", "must be at least 1".into());
-        }
-        if m.decoder_cell.or(Some(m.cell)).is_some_and(|c| c.needs_input_equal_hidden()) {
-            return err(
-                "model.decoder_cell",
-                "mut1 and mut2 tie their input size to hidden, which a decoder's input (embedding plus context) \
-                 does not match; use them as the encoder only"
-                    .into(),
-            );
-        }
-        if !(0.0..=1.0).contains(&self.train.teacher_forcing) {
-            return err("train.teacher_forcing", format!("must be in [0, 1], got {}", self.train.teacher_forcing));
-        }
-        let d = &self.decode;
-        if d.beam == 0 {
-            return err("decode.beam", "must be at least 1 (1 decodes greedily)".into());
-        }
-        if !(d.length_norm >= 0.0 && d.length_norm.is_finite()) {
-            return err("decode.length_norm", format!("must be a number >= 0, got {}", d.length_norm));
-        }
-        if d.max_length == Some(0) {
-            return err("decode.max_length", "must be at least 1 (or null for twice the source length plus 10)".into());
-        }
-        Ok(())
     }
 
     fn check_data(&self) -> Result<(), (String, String)> {
@@ -146,35 +84,18 @@ impl Spec {
         if self.data.max_examples == Some(0) {
             return err("data.max_examples", "must be at least 1".into());
         }
-        let source = &self.data.source;
-        if !source.tasks().contains(&self.task) {
-            let names: Vec<&str> = source.tasks().iter().map(|t| t.name()).collect();
-            return err(
-                "data.source.kind",
-                format!(
-                    "source '{}' provides data for task {}, but the task is {} (set `task:` or pick a source: {})",
-                    source.kind(),
-                    names.join(" or "),
-                    self.task.name(),
-                    sources_for(self.task)
-                ),
-            );
-        }
-        if self.task == Task::CharLm && self.data.max_examples.is_some() {
+        let text = self.data.source.shape() == Shape::Text;
+        if text && self.data.max_examples.is_some() {
             return err(
                 "data.max_examples",
                 "applies to example tasks; a text corpus is cut with data.max_chars".into(),
             );
         }
-        if self.task != Task::CharLm && self.data.max_chars.is_some() {
+        if !text && self.data.max_chars.is_some() {
             return err("data.max_chars", "applies to text corpora; cut an example task with data.max_examples".into());
         }
         self.check_examples()?;
         match &self.data.source {
-            Source::Builtin { name } if !crate::data::builtin::NAMES.contains(&name.as_str()) => err(
-                "data.source.name",
-                format!("unknown built-in corpus '{name}'; known: {}", crate::data::builtin::NAMES.join(", ")),
-            ),
             Source::File { path } if path.as_os_str().is_empty() => {
                 err("data.source.path", "must name a UTF-8 text file".into())
             }
@@ -300,7 +221,7 @@ impl Spec {
             return err("train.lr", "must be a positive number");
         }
         if let Some(m) = t.momentum {
-            if !matches!(t.optimizer, Optimizer::Momentum | Optimizer::Nesterov | Optimizer::Rmsprop) {
+            if !matches!(t.optimizer, OptimizerKind::Momentum | OptimizerKind::Nesterov | OptimizerKind::Rmsprop) {
                 return err("train.momentum", "only momentum, nesterov and rmsprop use momentum");
             }
             if !(0.0..1.0).contains(&m) {
@@ -369,14 +290,5 @@ impl Spec {
             }
             _ => vec![],
         }
-    }
-}
-
-fn sources_for(task: Task) -> &'static str {
-    match task {
-        Task::CharLm => "builtin, file, xml, arithmetic, copy",
-        Task::Classify => "labeled, parity, adding",
-        Task::Tag => "tagged, conllu, lookahead",
-        Task::Seq2seq => "pairs, reverse, sort, cipher, addition, dates",
     }
 }

@@ -9,7 +9,7 @@ pub struct DataSpec {
     pub source: Source,
     /// Contiguous train/val/test fractions of the text, in that order.
     #[serde(default)]
-    pub split: Split,
+    pub split: SplitFractions,
     /// Use only the first `max_chars` characters of the text (before splitting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_chars: Option<usize>,
@@ -17,6 +17,32 @@ pub struct DataSpec {
     /// shuffle, before splitting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_examples: Option<usize>,
+}
+
+/// What a source's data looks like; a task reads data of one shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    /// A text stream (a language model's corpus).
+    Text,
+    /// Sequences with one label each.
+    Labels,
+    /// Sequences with one tag per token.
+    Tags,
+    /// Source and target sequences of their own lengths.
+    Pairs,
+}
+
+impl Shape {
+    /// The `data.source.kind`s that provide this shape.
+    pub fn source_kinds(self) -> &'static [&'static str] {
+        match self {
+            Shape::Text => &["builtin", "file", "xml", "arithmetic", "copy"],
+            Shape::Labels => &["labeled", "parity", "adding"],
+            Shape::Tags => &["tagged", "conllu", "lookahead"],
+            Shape::Pairs => &["pairs", "reverse", "sort", "cipher", "addition", "dates"],
+        }
+    }
 }
 
 /// Where the text comes from.
@@ -234,23 +260,22 @@ pub enum ConlluColumn {
 }
 
 impl Source {
-    /// The task kinds this source provides data for.
-    pub fn tasks(&self) -> &'static [super::Task] {
-        use super::Task;
+    /// The shape of the data this source provides.
+    pub fn shape(&self) -> Shape {
         match self {
             Source::Builtin { .. }
             | Source::File { .. }
             | Source::Xml { .. }
             | Source::Arithmetic { .. }
-            | Source::Copy { .. } => &[Task::CharLm],
-            Source::Labeled { .. } | Source::Parity(_) | Source::Adding(_) => &[Task::Classify],
-            Source::Tagged { .. } | Source::Conllu { .. } | Source::Lookahead { .. } => &[Task::Tag],
+            | Source::Copy { .. } => Shape::Text,
+            Source::Labeled { .. } | Source::Parity(_) | Source::Adding(_) => Shape::Labels,
+            Source::Tagged { .. } | Source::Conllu { .. } | Source::Lookahead { .. } => Shape::Tags,
             Source::Pairs { .. }
             | Source::Reverse(_)
             | Source::Sort(_)
             | Source::Cipher(_)
             | Source::Addition { .. }
-            | Source::Dates { .. } => &[Task::Seq2seq],
+            | Source::Dates { .. } => Shape::Pairs,
         }
     }
 
@@ -309,14 +334,14 @@ fn default_copy_symbols() -> usize {
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Split {
+pub struct SplitFractions {
     pub train: f64,
     pub val: f64,
     pub test: f64,
 }
 
-impl Default for Split {
+impl Default for SplitFractions {
     fn default() -> Self {
-        Split { train: 0.9, val: 0.05, test: 0.05 }
+        SplitFractions { train: 0.9, val: 0.05, test: 0.05 }
     }
 }

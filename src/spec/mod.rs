@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::device::DeviceSpec;
 pub use baseline::BaselineSpec;
-pub use data::{ConlluColumn, DataSpec, Lengths, Source, Split, Strings, Tokens};
+pub use data::{ConlluColumn, DataSpec, Lengths, Shape, Source, SplitFractions, Strings, Tokens};
 
 /// A whole experiment file (or, with an empty `sweep`, one resolved trial).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,8 +30,11 @@ pub struct Spec {
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// What the network is trained to do: the name of a registered task
+    /// (`crate::tasks`); empty until the validation stage puts in the
+    /// default task.
     #[serde(default)]
-    pub task: Task,
+    pub task: String,
     pub data: DataSpec,
     #[serde(default)]
     pub model: ModelSpec,
@@ -59,8 +62,7 @@ pub struct Spec {
 pub struct ReportSpec {
     /// A `summary.csv` result column, e.g. `val_bpc`, `test_bpc`,
     /// `val_accuracy`, `val_exact_accuracy`; empty: the task's default
-    /// (`val_bpc` for a language model, `val_accuracy` for classification
-    /// and tagging, `val_exact_accuracy` for seq2seq).
+    /// metric (`val_<name>` of the metric it declares as default).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub metric: String,
     /// The variant every other is tested against (default: the first).
@@ -76,49 +78,6 @@ pub struct ReportSpec {
 impl Default for ReportSpec {
     fn default() -> Self {
         ReportSpec { metric: String::new(), baseline: None, margin: 0.02, alpha: 0.05, split_by: vec![] }
-    }
-}
-
-/// What the network is trained to do.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Task {
-    /// Character-level language model: predict the next character (many-to-many).
-    #[default]
-    CharLm,
-    /// Sequence classification (many-to-one): one label per sequence, read
-    /// from the final state.
-    Classify,
-    /// Tagging (many-to-many, aligned): one tag per token.
-    Tag,
-    /// Sequence to sequence (many-to-many, unaligned): an encoder reads the
-    /// source, a decoder writes the target and `<EOS>`.
-    Seq2seq,
-}
-
-impl Task {
-    pub fn name(self) -> &'static str {
-        match self {
-            Task::CharLm => "char_lm",
-            Task::Classify => "classify",
-            Task::Tag => "tag",
-            Task::Seq2seq => "seq2seq",
-        }
-    }
-
-    /// The `summary.csv` column a report compares by default.
-    pub fn default_metric(self) -> &'static str {
-        match self {
-            Task::CharLm => "val_bpc",
-            Task::Classify | Task::Tag => "val_accuracy",
-            Task::Seq2seq => "val_exact_accuracy",
-        }
-    }
-
-    /// Whether the target at step t is the input at step t+1; such tasks
-    /// cannot use a bidirectional model, which would see the answer.
-    pub fn predicts_next_token(self) -> bool {
-        matches!(self, Task::CharLm)
     }
 }
 
@@ -308,7 +267,7 @@ impl Default for ModelSpec {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Optimizer {
+pub enum OptimizerKind {
     Sgd,
     Momentum,
     Nesterov,
@@ -340,7 +299,7 @@ pub enum LrSchedule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainSpec {
-    pub optimizer: Optimizer,
+    pub optimizer: OptimizerKind,
     pub lr: f64,
     /// Momentum for `momentum`, `nesterov` (default 0.9) and `rmsprop` (default 0).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -386,7 +345,7 @@ fn is_one(x: &f64) -> bool {
 impl Default for TrainSpec {
     fn default() -> Self {
         TrainSpec {
-            optimizer: Optimizer::Adam,
+            optimizer: OptimizerKind::Adam,
             lr: 2e-3,
             momentum: None,
             weight_decay: 0.0,
@@ -413,7 +372,7 @@ impl TrainSpec {
 
     pub fn momentum_or_default(&self) -> f64 {
         self.momentum.unwrap_or(match self.optimizer {
-            Optimizer::Momentum | Optimizer::Nesterov => 0.9,
+            OptimizerKind::Momentum | OptimizerKind::Nesterov => 0.9,
             _ => 0.0,
         })
     }

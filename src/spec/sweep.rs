@@ -72,11 +72,21 @@ struct Point {
     sample: Option<usize>,
 }
 
-/// Expands and validates every trial; the first invalid point is an error
-/// naming the field and, for swept values, the sweep point.
+/// Checks of one resolved spec: `(field, message)` of the first problem.
+pub type Check<'c> = &'c dyn Fn(&Spec) -> Result<(), (String, String)>;
+
+/// Expands and validates every trial with the checks every spec gets
+/// ([`Spec::check`]); the validation stage adds its task's checks with
+/// [`expand_with`].
 pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
+    expand_with(loaded, &|s: &Spec| s.check())
+}
+
+/// Expands and validates every trial with `check`; the first invalid point
+/// is an error naming the field and, for swept values, the sweep point.
+pub fn expand_with(loaded: &Loaded, check: Check) -> Result<Vec<Trial>, SpecError> {
     let spec = &loaded.spec;
-    spec.check().map_err(|(field, msg)| loaded.error(&field, msg))?;
+    check(spec).map_err(|(field, msg)| loaded.error(&field, msg))?;
     check_sweep(loaded)?;
     let mut base = spec.clone();
     base.sweep = SweepSpec::default();
@@ -100,8 +110,7 @@ pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
                 let field = e.path().to_string();
                 loaded.error(&sweep_field(sweep, &all, &field), format!("{where_}: {}", e.into_inner()))
             })?;
-            trial_spec
-                .check()
+            check(&trial_spec)
                 .map_err(|(field, msg)| loaded.error(&sweep_field(sweep, &all, &field), format!("{where_}: {msg}")))?;
             let mut params: IndexMap<String, Value> = point.fixed.iter().cloned().collect();
             params.insert("train.seed".into(), Value::from(seed));

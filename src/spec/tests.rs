@@ -2,9 +2,10 @@ use super::*;
 
 const MINIMAL: &str = "data:\n  source: {kind: xml}\ntrain:\n  steps: 10\n";
 
+/// Parses and runs every check the validation stage runs (the task's too).
 fn check(src: &str) -> Result<Spec, SpecError> {
-    let loaded = parse(src, "spec.yaml", "exp")?;
-    loaded.spec.check().map_err(|(f, m)| loaded.error(&f, m))?;
+    let loaded = crate::tasks::resolve(&parse(src, "spec.yaml", "exp")?)?;
+    crate::tasks::check(&loaded.spec).map_err(|(f, m)| loaded.error(&f, m))?;
     Ok(loaded.spec)
 }
 
@@ -14,10 +15,10 @@ fn defaults_are_filled_in() {
     assert_eq!(s.name, "exp");
     assert_eq!(s.model.cell, Cell::Lstm);
     assert_eq!(s.model.hidden, 128);
-    assert_eq!(s.train.optimizer, Optimizer::Adam);
+    assert_eq!(s.train.optimizer, OptimizerKind::Adam);
     assert_eq!(s.train.clip_grad_norm, Some(5.0));
     assert_eq!(s.device, DeviceSpec::Auto);
-    assert_eq!(s.data.split, Split { train: 0.9, val: 0.05, test: 0.05 });
+    assert_eq!(s.data.split, SplitFractions { train: 0.9, val: 0.05, test: 0.05 });
 }
 
 #[test]

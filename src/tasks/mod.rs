@@ -1,15 +1,250 @@
-//! Example tasks: sequence classification (many-to-one), tagging
-//! (many-to-many, aligned) and sequence to sequence (many-to-many,
-//! unaligned). They share the recurrent stacks of [`crate::model`], the
-//! training loop of [`crate::train`] and the trial directories, CSVs and
-//! plots of the character language model.
+//! Tasks: what a network is trained to do. Each task is one module that
+//! implements [`TaskKind`] — the data it reads, the model it builds, its
+//! objective (training batches, evaluation), the metrics it declares, its
+//! summary columns, plots and report examples — and is listed once in
+//! [`REGISTRY`]. The trainer, runner, summaries, plots and reports ask the
+//! task; none of them names one.
 //!
-//! [`data`] reads or generates the examples, [`models`] holds the
-//! classifier and tagger, [`seq2seq`] the encoder–decoder with attention and
-//! its decoding, and [`objective`] batches examples and computes the losses
-//! and metrics the trainer logs.
-pub mod data;
-pub mod decode;
-pub mod models;
-pub mod objective;
+//! - [`char_lm`]: character language model, truncated BPTT over a text;
+//! - [`classify`]: sequence classification (many-to-one);
+//! - [`tag`]: tagging (many-to-many, aligned);
+//! - [`seq2seq`]: encoder–decoder (many-to-many, unaligned);
+//! - [`examples`]: what the three example tasks share (bucketed batches,
+//!   tallies, the recurrent encoder, `rnnlab decode`).
+//!
+//! To add a task: a module implementing [`TaskKind`] (and, for examples,
+//! [`examples::ExampleTask`]) plus one line in [`REGISTRY`]; see
+//! `toy.rs`, a task that exists only in the tests.
+pub mod char_lm;
+pub mod classify;
+pub mod examples;
 pub mod seq2seq;
+pub mod tag;
+#[cfg(test)]
+mod toy;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use tch::nn;
+
+use crate::metrics::Metric;
+use crate::spec::sweep::{self, Trial};
+use crate::spec::{Loaded, ModelSpec, Shape, Spec, SpecError};
+use crate::train::Objective;
+
+/// Every task, by name; the first is the default of a spec without `task:`.
+pub static REGISTRY: &[&dyn TaskKind] = &[
+    &char_lm::CharLm,
+    &classify::Classify,
+    &tag::Tag,
+    &seq2seq::Seq2seqTask,
+    #[cfg(test)]
+    &toy::FirstToken,
+];
+
+/// A `summary.md` column: (result column, header, digits).
+pub type Column = (&'static str, &'static str, usize);
+
+/// One task: everything about it that is not the shared training loop.
+pub trait TaskKind: Sync {
+    /// Its `task:` name.
+    fn name(&self) -> &'static str;
+    /// The shape of data it reads (which `data.source.kind`s fit).
+    fn shape(&self) -> Shape;
+    /// Its metrics, in the order they are logged; the loss first.
+    fn metrics(&self) -> &'static [Metric];
+    /// The per-variant table's metric columns.
+    fn table(&self) -> &'static [Column];
+    /// The units sentence under `summary.md`'s title.
+    fn units(&self) -> &'static str;
+    /// Checks of a spec of this task beyond the ones every spec gets:
+    /// `(field, message)` of the first problem.
+    fn check(&self, spec: &Spec) -> Result<(), (String, String)>;
+    /// Spec options only this task reads, set in `spec` away from their
+    /// defaults: `(field, why another task refuses it)`.
+    fn own_options(&self, _spec: &Spec) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+    /// Reads (or generates) and splits the data of `spec`.
+    fn load(&self, spec: &Spec) -> Result<Box<dyn TaskData>>;
+    /// What must be equal for two trials to share loaded data (the
+    /// validation stage loads each distinct one once).
+    fn data_key(&self, spec: &Spec) -> String {
+        serde_json::to_string(&spec.data).unwrap_or_default()
+    }
+    /// The standard plots of an experiment of this task.
+    fn plots(&self) -> Vec<PlotSpec>;
+    /// Report metrics broken down by source length (`len{N}_<metric>`
+    /// rows of the final test evaluation); empty if it has none.
+    fn by_length(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// A report section showing what each variant's best trial produces
+    /// (text samples, answered test examples), as markdown; `None` if
+    /// nothing could be produced.
+    fn report_examples(&self, best: &[BestTrial]) -> Option<String>;
+    /// The task as an example task, if it is one (for `rnnlab decode`).
+    fn as_examples(&self) -> Option<&dyn examples::ExampleTask> {
+        None
+    }
+}
+
+impl std::fmt::Debug for dyn TaskKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "task {}", self.name())
+    }
+}
+
+/// Loaded data of one task, ready to train on.
+pub trait TaskData {
+    /// The model a trial trains on this data: `hidden` solved from
+    /// `param_budget` when one is given.
+    fn resolve_model(&self, spec: &Spec) -> Result<ModelSpec>;
+    /// Builds the model under `vs` and the objective that trains it;
+    /// returns it with the model as built. Called right after the trainer
+    /// seeds libtorch: every draw here is part of the trial's numbers.
+    fn objective<'a>(&'a self, spec: &'a Spec, vs: &nn::VarStore) -> Result<(Box<dyn Objective + 'a>, ModelSpec)>;
+    /// Files a checkpoint needs beside the weights to be used on its own
+    /// (vocabularies): `(file name, contents)`.
+    fn checkpoint_files(&self) -> Result<Vec<(&'static str, String)>>;
+}
+
+/// A plot an experiment's task asks for; [`crate::plot`] draws it.
+#[derive(Debug, Clone)]
+pub enum PlotSpec {
+    /// `split`/`metric` curves against the step, one per variant (mean over
+    /// seeds, band = min–max), into `plots/<file>.{png,svg}`. With
+    /// `baselines`, the baselines' `val_<metric>` as dashed lines.
+    Curves { file: String, split: &'static str, metric: String, title: String, y_label: String, baselines: bool },
+    /// A result column's final value per variant.
+    Final { column: String, y_label: String },
+    /// Test `len{N}_<metric>` against N, one curve per variant.
+    ByLength { metric: String },
+}
+
+/// The best trial of one variant, for [`TaskKind::report_examples`].
+pub struct BestTrial<'a> {
+    pub variant: String,
+    pub dir: PathBuf,
+    pub trial: &'a Trial,
+}
+
+/// The task named `name`.
+pub fn get(name: &str) -> Result<&'static dyn TaskKind, String> {
+    REGISTRY.iter().copied().find(|t| t.name() == name).ok_or_else(|| {
+        let known: Vec<&str> = REGISTRY.iter().map(|t| t.name()).collect();
+        format!("unknown task '{name}'; known: {}", known.join(", "))
+    })
+}
+
+/// The task of a resolved spec (validated when the spec was planned).
+pub fn of(spec: &Spec) -> Result<&'static dyn TaskKind> {
+    get(&spec.task).map_err(|e| anyhow::anyhow!("task: {e}"))
+}
+
+/// The task of a trial directory set, for summaries of old results: the
+/// first trained trial's, else the default task.
+pub fn of_trials<'t>(trials: impl IntoIterator<Item = &'t Trial>) -> &'static dyn TaskKind {
+    trials.into_iter().find(|t| t.baseline.is_none()).and_then(|t| get(&t.spec.task).ok()).unwrap_or(REGISTRY[0])
+}
+
+/// Puts the default task into a spec that names none, and checks the name.
+pub fn resolve(loaded: &Loaded) -> Result<Loaded, SpecError> {
+    let mut loaded = loaded.clone();
+    if loaded.spec.task.is_empty() {
+        loaded.spec.task = REGISTRY[0].name().to_string();
+    }
+    get(&loaded.spec.task).map_err(|e| loaded.error("task", e))?;
+    Ok(loaded)
+}
+
+/// Every check of one resolved spec: those every spec gets, its source's,
+/// its task's, and no option that only another task reads.
+pub fn check(spec: &Spec) -> Result<(), (String, String)> {
+    spec.check()?;
+    let task = get(&spec.task).map_err(|e| ("task".to_string(), e))?;
+    crate::data::check_source(&spec.data.source)?;
+    let shape = spec.data.source.shape();
+    if shape != task.shape() {
+        let providers: Vec<&str> = REGISTRY.iter().filter(|t| t.shape() == shape).map(|t| t.name()).collect();
+        return Err((
+            "data.source.kind".into(),
+            format!(
+                "source '{}' provides data for task {}, but the task is {} (set `task:` or pick a source: {})",
+                spec.data.source.kind(),
+                providers.join(" or "),
+                task.name(),
+                task.shape().source_kinds().join(", ")
+            ),
+        ));
+    }
+    for other in REGISTRY.iter().filter(|t| t.name() != task.name()) {
+        if let Some((field, why)) = other.own_options(spec).into_iter().next() {
+            return Err((field.to_string(), format!("{why} (task is {})", task.name())));
+        }
+    }
+    task.check(spec)
+}
+
+/// The trials of a spec (with its default task put in), every check applied.
+pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
+    sweep::expand_with(&resolve(loaded)?, &check)
+}
+
+/// The hidden size whose model has about `budget` parameters, counted by
+/// building the model `build` makes for a hidden size on the CPU.
+pub fn solve_budget(
+    spec: &ModelSpec,
+    what: &str,
+    build: impl Fn(&nn::Path, &ModelSpec) -> Result<()>,
+) -> Result<usize> {
+    let budget = spec.param_budget.unwrap_or(0);
+    let count = |hidden: usize| -> i64 {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        match build(&vs.root(), &ModelSpec { hidden, ..spec.clone() }) {
+            Ok(()) => vs.trainable_variables().iter().map(|t| t.numel() as i64).sum(),
+            Err(_) => i64::MAX,
+        }
+    };
+    crate::model::solve_hidden_by(budget, what, count)
+}
+
+/// Where a trial directory's checkpoint is: `path` itself if it is one,
+/// else the trial's best checkpoint, else its last.
+pub fn checkpoint_dir(path: &Path) -> Result<PathBuf> {
+    use anyhow::Context;
+    if path.join(crate::checkpoint::MODEL_FILE).is_file() {
+        return Ok(path.to_path_buf());
+    }
+    crate::checkpoint::find(path, crate::train::Which::Best)
+        .or_else(|| crate::checkpoint::find(path, crate::train::Which::Last))
+        .with_context(|| format!("{} is neither a checkpoint nor a trial directory with a checkpoint", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_the_default_comes_first() {
+        let mut names: Vec<&str> = REGISTRY.iter().map(|t| t.name()).collect();
+        assert_eq!(names[0], "char_lm");
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), REGISTRY.len());
+        assert!(get("transformer").unwrap_err().contains("known: char_lm, classify, tag, seq2seq"));
+    }
+
+    #[test]
+    fn every_task_declares_one_loss_and_a_default() {
+        for t in REGISTRY {
+            let metrics = t.metrics();
+            assert_eq!(metrics[0].name, "loss", "{}", t.name());
+            assert_eq!(metrics.iter().filter(|m| m.default).count(), 1, "{}", t.name());
+            for (column, _, _) in t.table() {
+                assert!(crate::metrics::lookup(metrics, column).is_some(), "{}: {column}", t.name());
+            }
+        }
+    }
+}

@@ -42,16 +42,18 @@
 mod attention;
 mod beam;
 mod bridge;
+mod task;
 
 use anyhow::{bail, Result};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
+use crate::data::examples::{BOS, EOS};
 use crate::model::{InputLayer, Recurrent, Stack, State};
 use crate::spec::{self, ModelSpec};
-use crate::tasks::data::{BOS, EOS};
 use attention::{Bahdanau, Luong, Memory};
 use bridge::{Bridge, Side};
+pub use task::Seq2seqTask;
 
 #[derive(Debug)]
 enum Attention {

@@ -1,12 +1,11 @@
 //! The training loop, shared by every task: optimizer steps with clipping
 //! and a learning-rate schedule, evaluation without gradients and with
 //! dropout off, divergence detection, best-validation tracking and
-//! checkpoints. What a step reads and how a split is scored is the task's
-//! [`Objective`]: the character language model's truncated BPTT ([`lm`]) or
-//! the example tasks' batches ([`crate::tasks::objective`]). The loop knows
-//! nothing about files; it reports to an [`Observer`], including the
-//! [`Snapshot`]s a checkpoint is made of, and continues from one exactly.
-pub mod lm;
+//! checkpoints. What a step reads and how a split is scored is an
+//! [`Objective`], which a task builds (`crate::tasks`); the loop knows no
+//! task. It knows nothing about files either: it reports to an
+//! [`Observer`], including the [`Snapshot`]s a checkpoint is made of, and
+//! continues from one exactly.
 pub mod optim;
 mod snapshot;
 
@@ -16,70 +15,21 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::data::{Corpus, Vocab};
-use crate::metrics::{bits, perplexity};
-use crate::model;
-use crate::spec::{Spec, Task};
-use crate::tasks::data::Dataset;
+use crate::metrics::Metric;
+use crate::spec::TrainSpec;
 
-pub use snapshot::{load_named, named_variables, step_seed, Position, Snapshot, Which};
-
-/// A trial's data: a text corpus (character language model) or examples.
-#[derive(Debug)]
-pub enum Data {
-    Text(Corpus),
-    Examples(Dataset),
-}
-
-impl Data {
-    /// Reads (or generates) and splits the data of `spec`'s task.
-    pub fn load(spec: &Spec) -> Result<Data> {
-        Ok(match spec.task {
-            Task::CharLm => Data::Text(Corpus::load(spec)?),
-            _ => Data::Examples(crate::tasks::data::load(spec)?),
-        })
-    }
-
-    /// The character vocabulary of a text corpus.
-    pub fn vocab(&self) -> Option<&Vocab> {
-        match self {
-            Data::Text(c) => Some(&c.vocab),
-            Data::Examples(_) => None,
-        }
-    }
-}
+pub use snapshot::{load_named, named_variables, state_tensors, step_seed, Position, Snapshot, Which};
 
 /// Scores over a split: the loss (mean cross-entropy in nats per scored
 /// target) that picks the best checkpoint, and every metric logged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Eval {
     pub loss: f64,
-    pub accuracy: f64,
     /// Scored targets (characters, tokens, tags or labels).
-    pub chars: usize,
-    /// The metrics written to `metrics.csv`, by name; empty means those of
-    /// a language model ([`Eval::lm`]).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub named: Vec<(String, f64)>,
-}
-
-impl Eval {
-    /// A language model's scores: loss, bits per character, perplexity, accuracy.
-    pub fn lm(loss: f64, accuracy: f64, chars: usize) -> Eval {
-        Eval { loss, accuracy, chars, named: Vec::new() }
-    }
-
-    pub fn metrics(&self) -> Vec<(String, f64)> {
-        if !self.named.is_empty() {
-            return self.named.clone();
-        }
-        vec![
-            ("loss".into(), self.loss),
-            ("bpc".into(), bits(self.loss)),
-            ("perplexity".into(), perplexity(self.loss)),
-            ("accuracy".into(), self.accuracy),
-        ]
-    }
+    pub scored: usize,
+    /// The metrics written to `metrics.csv` (the loss among them), by name,
+    /// in the order the task declares them.
+    pub metrics: Vec<(String, f64)>,
 }
 
 /// A split a task is evaluated on.
@@ -136,16 +86,25 @@ pub struct TrainLog {
 }
 
 impl TrainLog {
-    pub fn metrics(&self) -> [(&'static str, f64); 7] {
-        [
-            ("loss", self.loss),
-            ("bpc", bits(self.loss)),
-            ("grad_norm", self.grad_norm),
-            ("lr", self.lr),
-            ("epoch", self.epoch),
-            ("tokens_per_s", self.tokens_per_s),
-            ("elapsed_s", self.elapsed_s),
-        ]
+    /// The logged values: the task's training metrics (`loss_metrics`, each
+    /// a function of the loss), then what every run logs.
+    pub fn metrics(&self, loss_metrics: &[Metric]) -> Vec<(String, f64)> {
+        let mut out: Vec<(String, f64)> = loss_metrics
+            .iter()
+            .filter(|m| m.train)
+            .filter_map(|m| Some((m.name.to_string(), (m.of_loss?)(self.loss))))
+            .collect();
+        out.extend(
+            [
+                ("grad_norm", self.grad_norm),
+                ("lr", self.lr),
+                ("epoch", self.epoch),
+                ("tokens_per_s", self.tokens_per_s),
+                ("elapsed_s", self.elapsed_s),
+            ]
+            .map(|(k, v)| (k.to_string(), v)),
+        );
+        out
     }
 }
 
@@ -197,12 +156,10 @@ pub struct Report {
 }
 
 pub struct Trainer<'a> {
-    spec: &'a Spec,
+    spec: &'a TrainSpec,
     device: Device,
     vs: nn::VarStore,
     objective: Box<dyn Objective + 'a>,
-    /// The hidden size trained (solved from `param_budget` if given).
-    hidden: usize,
     opt: optim::Optimizer,
     vars: Vec<Tensor>,
     total_steps: usize,
@@ -210,32 +167,29 @@ pub struct Trainer<'a> {
 }
 
 impl<'a> Trainer<'a> {
-    /// Seeds libtorch, builds the task's model and the optimizer on `device`.
-    pub fn new(spec: &'a Spec, data: &'a Data, device: Device) -> Result<Trainer<'a>> {
-        tch::manual_seed(spec.train.seed as i64);
+    /// Seeds libtorch with `train.seed`, then lets `build` create the
+    /// model's variables in a fresh var store on `device` and return the
+    /// objective that trains them, and sets up the optimizer.
+    pub fn new(
+        train: &'a TrainSpec,
+        device: Device,
+        build: impl FnOnce(&nn::VarStore) -> Result<Box<dyn Objective + 'a>>,
+    ) -> Result<Trainer<'a>> {
+        tch::manual_seed(train.seed as i64);
         if device.is_cuda() {
-            tch::Cuda::manual_seed_all(spec.train.seed);
+            tch::Cuda::manual_seed_all(train.seed);
         }
         let vs = nn::VarStore::new(device);
-        let (objective, hidden): (Box<dyn Objective + 'a>, usize) = match data {
-            Data::Text(corpus) => {
-                let (lm, hidden) = lm::CharLm::new(spec, corpus, &vs)?;
-                (Box::new(lm), hidden)
-            }
-            Data::Examples(dataset) => {
-                let (task, hidden) = crate::tasks::objective::TaskObjective::new(spec, dataset, &vs)?;
-                (Box::new(task), hidden)
-            }
-        };
+        let objective = build(&vs)?;
         let params = named_variables(&vs);
         let vars = params.iter().map(|(_, t)| t.shallow_clone()).collect();
-        let opt = optim::Optimizer::new(params, &spec.train);
-        let total_steps = match (spec.train.steps, spec.train.epochs) {
+        let opt = optim::Optimizer::new(params, train);
+        let total_steps = match (train.steps, train.epochs) {
             (Some(s), _) => s,
             (None, Some(e)) => ((e * objective.per_epoch() as f64).ceil() as usize).max(1),
             (None, None) => anyhow::bail!("train: no budget (train.steps or train.epochs)"),
         };
-        Ok(Trainer { spec, device, vs, objective, hidden, opt, vars, total_steps, resume: None })
+        Ok(Trainer { spec: train, device, vs, objective, opt, vars, total_steps, resume: None })
     }
 
     /// Continues from a snapshot (see [`Trainer::snapshot`]) on the next [`Trainer::run`].
@@ -256,12 +210,8 @@ impl<'a> Trainer<'a> {
         self.total_steps
     }
 
-    pub fn hidden(&self) -> usize {
-        self.hidden
-    }
-
     pub fn parameter_count(&self) -> i64 {
-        model::parameter_count(&self.vs)
+        self.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
     }
 
     pub fn var_store(&self) -> &nn::VarStore {
@@ -271,12 +221,12 @@ impl<'a> Trainer<'a> {
     /// One optimizer step on the next batch. Sums stay on the device (no
     /// host sync) so steps queue up on a GPU.
     pub fn step(&mut self, step: usize) -> StepOut {
-        tch::manual_seed(step_seed(self.spec.train.seed, step));
-        let lr = optim::lr_at(&self.spec.train, step, self.total_steps);
+        tch::manual_seed(step_seed(self.spec.seed, step));
+        let lr = optim::lr_at(self.spec, step, self.total_steps);
         let batch = self.objective.train_batch(step);
         self.opt.zero_grad();
         (&batch.loss_sum / batch.scored.clamp_min(1.0)).backward();
-        let grad_norm = optim::clip_grad_norm(&self.vars, self.spec.train.clip_grad_norm);
+        let grad_norm = optim::clip_grad_norm(&self.vars, self.spec.clip_grad_norm);
         self.opt.step(lr);
         StepOut { loss_sum: batch.loss_sum.detach(), scored: batch.scored, grad_norm, tokens: batch.tokens }
     }
@@ -293,8 +243,7 @@ impl<'a> Trainer<'a> {
     /// observer. Stops early, with [`Outcome::Diverged`], when the loss stops
     /// being finite.
     pub fn run(&mut self, observer: &mut dyn Observer) -> Result<Report> {
-        let spec = self.spec;
-        let t = &spec.train;
+        let t = self.spec;
         let (log_every, eval_every, total) = (t.log_every, t.eval_every, self.total_steps);
         let checkpoint_every = t.checkpoint_every_or_default();
         let start = Instant::now();
@@ -404,7 +353,7 @@ impl<'a> Trainer<'a> {
             interval_tokens: interval.tokens,
             train_time_s,
             train_tokens,
-            seed: self.spec.train.seed,
+            seed: self.spec.seed,
         }
     }
 

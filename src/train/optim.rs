@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use anyhow::{bail, Result};
 use tch::Tensor;
 
-use crate::spec::{LrSchedule, Optimizer as Kind_, TrainSpec};
+use crate::spec::{LrSchedule, OptimizerKind as Kind_, TrainSpec};
 
 const ADAM_BETAS: (f64, f64) = (0.9, 0.999);
 const ADAM_EPS: f64 = 1e-8;

@@ -72,7 +72,7 @@ pub fn named_variables(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
 
 /// The carried recurrent state as named tensors: `h`, then `c` for an
 /// LSTM, then any further state of a hand-written cell (`s2`, …).
-pub(super) fn state_tensors(state: &State) -> Vec<(String, Tensor)> {
+pub fn state_tensors(state: &State) -> Vec<(String, Tensor)> {
     let name = |i: usize| match i {
         0 => "h".to_string(),
         1 => "c".to_string(),

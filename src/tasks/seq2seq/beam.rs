@@ -14,9 +14,9 @@ use anyhow::{bail, Result};
 use tch::{Device, Kind, Tensor};
 
 use super::{to_vec_i64, Seq2Seq};
+use crate::data::examples::{BOS, EOS, PAD};
 use crate::generate::normalised;
 use crate::model::State;
-use crate::tasks::data::{BOS, EOS, PAD};
 
 /// A candidate answer: tokens and total ln P.
 struct Hypothesis {

@@ -1,7 +1,7 @@
 //! The classifier (many-to-one) and the tagger (many-to-many, aligned):
 //! input encoding → any recurrent stack of [`crate::model`] → a linear
 //! read-out of the final step (classifier) or of every step (tagger).
-//! Batches hold sequences of equal length (see [`super::objective`]), so
+//! Batches hold sequences of equal length (see [`super`]), so
 //! there is no padding and every direction's final output is exact.
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};

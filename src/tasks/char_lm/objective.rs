@@ -4,13 +4,12 @@
 use anyhow::Result;
 use tch::{nn, Device, Kind, Tensor};
 
-use super::snapshot::state_tensors;
-use super::{load_named, Batch, Eval, EvalSplit, Objective};
 use crate::data::{self, Corpus, Split, Windows};
 use crate::model::{self, CharRnn, State};
-use crate::spec::Spec;
+use crate::spec::{ModelSpec, Spec};
+use crate::train::{load_named, state_tensors, Batch, Eval, EvalSplit, Objective};
 
-pub struct CharLm<'a> {
+pub struct LmObjective<'a> {
     spec: &'a Spec,
     corpus: &'a Corpus,
     device: Device,
@@ -19,12 +18,16 @@ pub struct CharLm<'a> {
     state: State,
 }
 
-impl<'a> CharLm<'a> {
-    /// Builds the model under `vs`; returns it with the hidden size trained.
-    pub fn new(spec: &'a Spec, corpus: &'a Corpus, vs: &nn::VarStore) -> Result<(CharLm<'a>, usize)> {
+impl<'a> LmObjective<'a> {
+    /// Builds the model `model_spec` describes under `vs`.
+    pub fn new(
+        spec: &'a Spec,
+        model_spec: &ModelSpec,
+        corpus: &'a Corpus,
+        vs: &nn::VarStore,
+    ) -> Result<LmObjective<'a>> {
         let device = vs.device();
-        let model_spec = model::resolve(&spec.model, corpus.vocab.len())?;
-        let model = CharRnn::new(&vs.root(), &model_spec, corpus.vocab.len());
+        let model = CharRnn::new(&vs.root(), model_spec, corpus.vocab.len());
         let batch = spec.train.batch_size;
         let windows = Windows::new(
             data::streams(&corpus.train.ids, batch).to_device(device),
@@ -32,7 +35,7 @@ impl<'a> CharLm<'a> {
             spec.train.bptt,
         );
         let state = model.zero_state(batch as i64);
-        Ok((CharLm { spec, corpus, device, model, windows, state }, model_spec.hidden))
+        Ok(LmObjective { spec, corpus, device, model, windows, state })
     }
 
     /// Mean loss and accuracy over the scored characters of `split` (its
@@ -62,7 +65,7 @@ impl<'a> CharLm<'a> {
                 pos += n;
             }
             let chars = f64::try_from(scored).unwrap_or(0.0).max(1.0);
-            Eval::lm(
+            super::eval(
                 f64::try_from(loss).unwrap_or(f64::NAN) / chars,
                 f64::try_from(correct).unwrap_or(f64::NAN) / chars,
                 chars as usize,
@@ -71,7 +74,7 @@ impl<'a> CharLm<'a> {
     }
 }
 
-impl Objective for CharLm<'_> {
+impl Objective for LmObjective<'_> {
     fn train_batch(&mut self, _step: usize) -> Batch {
         let window = self.windows.next_window();
         if window.starts_epoch {

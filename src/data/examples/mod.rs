@@ -14,7 +14,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::spec::{ConlluColumn, Source, Spec, Split, Task, Tokens};
+use crate::spec::{ConlluColumn, Shape, Source, Spec, SplitFractions, Tokens};
 
 mod files;
 mod synthetic;
@@ -97,7 +97,8 @@ impl Symbols {
 /// A whole example dataset.
 #[derive(Debug, Clone)]
 pub struct Dataset {
-    pub task: Task,
+    /// Labels, tags or pairs (never text: that is a [`crate::data::Corpus`]).
+    pub shape: Shape,
     /// Input tokens; ids [`PAD`] and [`UNK`] are reserved.
     pub source: Symbols,
     /// Classification: labels. Tagging: tags. Seq2seq: output tokens, with
@@ -133,8 +134,8 @@ impl Dataset {
     /// Seq2seq: the tokens joined by `joiner`, up to the first [`EOS`], with
     /// [`PAD`] and [`BOS`] skipped, so decoder output can be passed as is.
     pub fn target_text(&self, ids: &[i64]) -> String {
-        match self.task {
-            Task::Seq2seq => {
+        match self.shape {
+            Shape::Pairs => {
                 let tokens: Vec<&str> = ids
                     .iter()
                     .take_while(|&&id| id != EOS)
@@ -166,7 +167,7 @@ struct Part<'a> {
     examples: Vec<Raw>,
 }
 
-/// Reads or generates the examples of `spec.data` for `spec.task`.
+/// Reads or generates the examples of `spec.data`.
 ///
 /// A single file (or a generated set) is shuffled with the source's `seed`,
 /// cut to `data.max_examples`, and split contiguously by `data.split`.
@@ -182,8 +183,8 @@ struct Part<'a> {
 pub fn load(spec: &Spec) -> Result<Dataset> {
     spec.check().map_err(|(field, message)| anyhow!("{field}: {message}"))?;
     let source = &spec.data.source;
-    if !source.tasks().contains(&spec.task) {
-        bail!("data.source.kind: '{}' does not provide examples for task {}", source.kind(), spec.task.name());
+    if source.shape() == Shape::Text {
+        bail!("data.source.kind: '{}' provides text, not examples", source.kind());
     }
     match source {
         Source::Labeled { path, tokens, header, val_path, test_path, seed } => {
@@ -216,7 +217,7 @@ pub fn load(spec: &Spec) -> Result<Dataset> {
                 Part { name: "test", file: None, examples: test },
             ];
             let describe = |n: &str| format!("{}: {n} examples, {}", source.kind(), generated.details);
-            assemble(spec.task, generated.source, generated.target, "", parts, describe)
+            assemble(source.shape(), generated.source, generated.target, "", parts, describe)
         }
     }
 }
@@ -280,13 +281,14 @@ fn from_files(
     let train = &parts[0].examples;
     let source = Symbols::with_reserved(&[PAD_TOKEN, UNK_TOKEN], train.iter().flat_map(|e| e.source.iter().cloned()));
     let targets = train.iter().flat_map(|e| e.target.iter().cloned());
-    let (target, unit, details) = match spec.task {
-        Task::Classify => {
+    let shape = spec.data.source.shape();
+    let (target, unit, details) = match shape {
+        Shape::Labels => {
             let labels = Symbols::with_reserved(&[], targets);
             let details = format!("{} labels", labels.len());
             (labels, "examples", details)
         }
-        Task::Tag => {
+        Shape::Tags => {
             let tags = Symbols::with_reserved(&[], targets);
             let details = format!("{} tags", tags.len());
             (tags, "sentences", details)
@@ -298,12 +300,12 @@ fn from_files(
         }
     };
     let describe = |n: &str| format!("{origin}: {n} {unit}, {details}");
-    assemble(spec.task, source, target, joiner, parts, describe)
+    assemble(shape, source, target, joiner, parts, describe)
 }
 
 /// Shuffles with `seed`, keeps the first `max` examples and cuts them into
 /// contiguous train/val/test parts by the `split` fractions; none may be empty.
-fn split_examples(mut all: Vec<Raw>, seed: u64, max: Option<usize>, split: Split) -> Result<[Vec<Raw>; 3]> {
+fn split_examples(mut all: Vec<Raw>, seed: u64, max: Option<usize>, split: SplitFractions) -> Result<[Vec<Raw>; 3]> {
     all.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     all.truncate(max.unwrap_or(usize::MAX));
     let n = all.len();
@@ -329,34 +331,34 @@ fn split_examples(mut all: Vec<Raw>, seed: u64, max: Option<usize>, split: Split
 /// Encodes the parts and puts the dataset together; `describe` words the
 /// description given the number of examples.
 fn assemble(
-    task: Task,
+    shape: Shape,
     source: Symbols,
     target: Symbols,
     joiner: &'static str,
     parts: [Part; 3],
     describe: impl FnOnce(&str) -> String,
 ) -> Result<Dataset> {
-    let [train, val, test] = parts.map(|p| encode(task, &p, &source, &target));
+    let [train, val, test] = parts.map(|p| encode(shape, &p, &source, &target));
     let (train, val, test) = (train?, val?, test?);
     let sizes = [train.len(), val.len(), test.len()].map(thousands);
     let description =
         format!("{}; train/val/test {}", describe(&thousands(train.len() + val.len() + test.len())), sizes.join("/"));
-    Ok(Dataset { task, source, target, joiner, train, val, test, description })
+    Ok(Dataset { shape, source, target, joiner, train, val, test, description })
 }
 
 /// One part as ids: unknown source tokens become [`UNK`]; an unknown target
 /// is an error naming it and where it is.
-fn encode(task: Task, part: &Part, source: &Symbols, target: &Symbols) -> Result<Vec<Example>> {
-    let what = match task {
-        Task::Classify => "label",
-        Task::Tag => "tag",
+fn encode(shape: Shape, part: &Part, source: &Symbols, target: &Symbols) -> Result<Vec<Example>> {
+    let what = match shape {
+        Shape::Labels => "label",
+        Shape::Tags => "tag",
         _ => "target token",
     };
     let at = |raw: &Raw, k: usize| match part.file {
         Some(file) => format!("{}: line {}: ", file.display(), raw.target_lines.get(k).unwrap_or(&raw.line)),
         None => String::new(),
     };
-    let reserved = |t: &str| task == Task::Seq2seq && [PAD_TOKEN, EOS_TOKEN, BOS_TOKEN].contains(&t);
+    let reserved = |t: &str| shape == Shape::Pairs && [PAD_TOKEN, EOS_TOKEN, BOS_TOKEN].contains(&t);
     part.examples
         .iter()
         .map(|raw| {
