@@ -6,6 +6,7 @@
 //! [`trial`] (one trial's directory: metrics CSV, status) → [`runner`] (the
 //! sweep, one process per trial) → [`summary`], [`plot`] and [`report`], which
 //! read only the trial directories.
+pub mod baseline;
 pub mod bench;
 pub mod checkpoint;
 pub mod data;

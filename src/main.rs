@@ -164,7 +164,7 @@ struct ReportArgs {
 #[derive(Args)]
 struct BenchArgs {
     /// What to train: the char-LSTM language model or an LSTM encoder-decoder on a letter cipher
-    #[arg(long, value_enum, default_value_t = BenchTask::CharLm)]
+    #[arg(long, value_enum, default_value_t = BenchTask::Text)]
     task: BenchTask,
     #[arg(long, default_value_t = 128)]
     hidden: usize,
@@ -196,9 +196,12 @@ struct BenchArgs {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum BenchTask {
+    /// The char-LSTM language model on text (`char_lm`).
     #[value(name = "char_lm")]
-    CharLm,
-    Seq2seq,
+    Text,
+    /// The LSTM encoder-decoder on a letter cipher (`seq2seq`).
+    #[value(name = "seq2seq")]
+    Cipher,
 }
 
 /// The attentions `scripts/torch_seq2seq_reference.py` also implements.
@@ -253,7 +256,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(b) = baselines.iter().find(|b| args.trial.as_ref() == Some(&b.id)) {
         runner::check_data(std::slice::from_ref(b))?;
         runner::init_experiment_dir(&exp_dir, &loaded)?;
-        let status = rnnlab::ngram::baseline::run(b, &trial::trial_dir(&exp_dir, &b.id))?;
+        let status = rnnlab::baseline::run(b, &trial::trial_dir(&exp_dir, &b.id))?;
         eprintln!("{}: {} in {:.1}s", b.id, status.state.as_str(), status.elapsed_s);
         return Ok(ExitCode::SUCCESS);
     }
@@ -489,13 +492,13 @@ fn sample_with<M: generate::LanguageModel>(m: &M, a: &SampleArgs) -> Result<Exit
 
 fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
     let workload = match a.task {
-        BenchTask::CharLm => {
+        BenchTask::Text => {
             if a.length.is_some() || a.attention.is_some() {
                 bail!("--length and --attention are options of --task seq2seq");
             }
             bench::Workload::Text { bptt: a.bptt.unwrap_or(64), corpus: a.corpus }
         }
-        BenchTask::Seq2seq => {
+        BenchTask::Cipher => {
             if a.bptt.is_some() || a.corpus.is_some() {
                 bail!("--bptt and --corpus are options of --task char_lm");
             }

@@ -82,7 +82,7 @@ pub fn run_baselines(opts: &SweepOptions, exp_dir: &Path, baselines: &[Trial]) -
             continue;
         }
         ran += 1;
-        match crate::ngram::baseline::run(t, &dir) {
+        match crate::baseline::run(t, &dir) {
             Ok(s) => eprintln!(
                 "{:<28} fitted    val {:.3} bits/char  ({:.0}s)",
                 t.id,

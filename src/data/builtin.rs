@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
-pub const DEFAULT: &str = "torch-nn-modules";
+pub const DEFAULT: &str = crate::spec::DEFAULT_BUILTIN;
 pub const NAMES: &[&str] = &[DEFAULT];
 
 /// SHA-256 of the UTF-8 text of `torch-nn-modules` from torch 2.11.0.

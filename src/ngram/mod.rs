@@ -14,6 +14,15 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use anyhow::{bail, Result};
 
+/// A language model's scores on a split: mean loss in nats per scored
+/// character, next-character accuracy (NaN where undefined) and the count.
+#[derive(Debug, Clone, Copy)]
+pub struct Score {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub scored: usize,
+}
+
 /// How unseen events get probability.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Smoothing {

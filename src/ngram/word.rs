@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use anyhow::Result;
 
 use super::{Ngram, Smoothing};
-use crate::train::Eval;
 
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
@@ -99,7 +98,7 @@ impl WordNgram {
     }
 
     /// Nats per character over `text` (accuracy is not defined per character here).
-    pub fn evaluate(&self, text: &str) -> Eval {
+    pub fn evaluate(&self, text: &str) -> super::Score {
         let tokens = tokenize(text);
         let mut history: Vec<u32> = Vec::with_capacity(tokens.len());
         let mut nats = 0.0;
@@ -112,7 +111,7 @@ impl WordNgram {
             history.push(id);
         }
         let chars = text.chars().count().max(1);
-        crate::tasks::char_lm::eval(nats / chars as f64, f64::NAN, chars)
+        super::Score { loss: nats / chars as f64, accuracy: f64::NAN, scored: chars }
     }
 
     fn spelling_log_prob(&self, word: &str) -> f64 {

@@ -310,8 +310,12 @@ fn default_max_digits_addition() -> usize {
     5
 }
 
+/// The built-in corpus a `builtin` source reads when it names none
+/// (`crate::data::builtin` holds the corpora).
+pub const DEFAULT_BUILTIN: &str = "torch-nn-modules";
+
 fn default_builtin() -> String {
-    crate::data::builtin::DEFAULT.to_string()
+    DEFAULT_BUILTIN.to_string()
 }
 fn default_synthetic_chars() -> usize {
     200_000

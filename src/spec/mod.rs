@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::device::DeviceSpec;
 pub use baseline::BaselineSpec;
-pub use data::{ConlluColumn, DataSpec, Lengths, Shape, Source, SplitFractions, Strings, Tokens};
+pub use data::{ConlluColumn, DataSpec, Lengths, Shape, Source, SplitFractions, Strings, Tokens, DEFAULT_BUILTIN};
 
 /// A whole experiment file (or, with an empty `sweep`, one resolved trial).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,88 @@
+//! A baseline fitted into a pseudo-trial directory, laid out like a trained
+//! trial's (`trial.yaml`, `status.json`, `metrics.csv` with `val` and
+//! `test` rows at step 0), so summaries and plots treat it as one more row.
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::data::Corpus;
+use crate::metrics::{bits, MetricsLog};
+use crate::ngram::{self, word::WordNgram};
+use crate::spec::baseline::{BaselineSpec, Unit};
+use crate::spec::sweep::Trial;
+use crate::trial::{self, State, Status, METRICS_FILE};
+
+/// Fits and evaluates the baseline of `t` into `dir`; failures are recorded
+/// in `status.json` as `failed` and returned.
+pub fn run(t: &Trial, dir: &Path) -> Result<Status> {
+    let Some(b) = &t.baseline else {
+        bail!("trial {} is not a baseline", t.id);
+    };
+    trial::write_spec(dir, t)?;
+    let mut status = Status::running("cpu".into(), 1);
+    status.write(dir)?;
+    let clock = Instant::now();
+    let outcome = fit_into(t, b, dir, &mut status);
+    status.elapsed_s = clock.elapsed().as_secs_f64();
+    match &outcome {
+        Ok(()) => status.state = State::Finished,
+        Err(e) => {
+            status.state = State::Failed;
+            status.message = Some(format!("{e:#}"));
+        }
+    }
+    status.write(dir)?;
+    outcome.map(|()| status)
+}
+
+fn fit_into(t: &Trial, b: &BaselineSpec, dir: &Path, status: &mut Status) -> Result<()> {
+    let corpus = Corpus::load(&t.spec)?;
+    let val = corpus.val.head(t.spec.train.eval_chars.unwrap_or(usize::MAX));
+    let BaselineSpec::Ngram { order, unit, .. } = b;
+    let (train, val, test, size) = match unit {
+        Unit::Char => {
+            let model = ngram::baseline::fit_char(b, &corpus)?;
+            let train_sample = corpus.train.head(val.len());
+            (
+                ngram::baseline::evaluate(&model, &train_sample),
+                ngram::baseline::evaluate(&model, &val),
+                ngram::baseline::evaluate(&model, &corpus.test),
+                model.size(),
+            )
+        }
+        Unit::Word => {
+            if corpus.train.targets.contains(&crate::model::IGNORE) {
+                bail!("a word n-gram scores every character; this task scores only some (use unit: char)");
+            }
+            let decode = |ids: &[i64]| -> String { ids.iter().filter_map(|&i| corpus.vocab.char(i)).collect() };
+            let train_text = decode(&corpus.train.ids);
+            let model = WordNgram::fit(&train_text, *order, ngram::baseline::smoothing(b))?;
+            let sample: String = train_text.chars().take(val.len()).collect();
+            (
+                model.evaluate(&sample),
+                model.evaluate(&decode(&val.ids)),
+                model.evaluate(&decode(&corpus.test.ids)),
+                model.size(),
+            )
+        }
+    };
+    status.params = size as i64;
+    let mut log = MetricsLog::create(&dir.join(METRICS_FILE), &t.id).with_context(|| format!("baseline {}", t.id))?;
+    // Training-split loss over as many characters as validation reads:
+    // how much the counts memorise, beside what generalises.
+    log.write(0, "train", &[("loss", train.loss), ("bpc", bits(train.loss))])?;
+    // Scored with the metrics its task declares for a trained model.
+    let defs = crate::tasks::of(&t.spec)?.metrics();
+    for (split, score) in [("val", &val), ("test", &test)] {
+        let metrics = crate::metrics::complete(defs, score.loss, &[("accuracy", score.accuracy)]);
+        let metrics: Vec<(String, f64)> = metrics.into_iter().filter(|(_, v)| v.is_finite()).collect();
+        log.write(0, split, &metrics)?;
+        for (name, v) in metrics {
+            status.result.insert(format!("{split}_{name}"), v);
+        }
+    }
+    status.result.insert("train_bpc".into(), bits(train.loss));
+    status.result.insert("best_val_bpc".into(), bits(val.loss));
+    Ok(())
+}
