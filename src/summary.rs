@@ -8,7 +8,7 @@ use comfy_table::Table;
 use indexmap::IndexMap;
 
 use crate::fsutil::write_atomic;
-use crate::runner::EXPERIMENT_FILE;
+use crate::layout;
 use crate::spec::sweep::{self, Trial};
 use crate::spec::Task;
 use crate::trial::{self, State, Status};
@@ -46,7 +46,7 @@ impl Record {
 /// Reads every `trials/*/` of an experiment directory, in the order of the
 /// experiment's spec when it is there (then any others by id).
 pub fn collect(exp_dir: &Path) -> Result<Vec<Record>> {
-    let trials_dir = exp_dir.join("trials");
+    let trials_dir = layout::trials_dir(exp_dir);
     let entries = std::fs::read_dir(&trials_dir).with_context(|| {
         format!("{} has no trials/ directory: is it an rnnlab results directory?", exp_dir.display())
     })?;
@@ -71,7 +71,7 @@ pub fn collect(exp_dir: &Path) -> Result<Vec<Record>> {
 }
 
 fn spec_order(exp_dir: &Path) -> Vec<String> {
-    let path = exp_dir.join(EXPERIMENT_FILE);
+    let path = exp_dir.join(layout::EXPERIMENT_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else {
         return vec![];
     };
@@ -195,7 +195,7 @@ pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
         row.push(s.and_then(|s| s.message.clone()).unwrap_or_default());
         w.write_record(&row)?;
     }
-    let path = exp_dir.join("summary.csv");
+    let path = exp_dir.join(layout::SUMMARY_CSV);
     write_atomic(&path, &w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?)?;
     Ok(path)
 }
@@ -329,7 +329,7 @@ pub fn write_markdown(exp_dir: &Path, name: &str, rows: &[VariantRow]) -> Result
     for row in body {
         md.push_str(&format!("| {} |\n", row.join(" | ")));
     }
-    let path = exp_dir.join("summary.md");
+    let path = exp_dir.join(layout::SUMMARY_MD);
     write_atomic(&path, md.as_bytes())?;
     Ok(path)
 }

@@ -9,11 +9,12 @@ use anyhow::{bail, Context, Result};
 use super::word::WordNgram;
 use super::{Ngram, Smoothing};
 use crate::data::{Corpus, Split};
+use crate::layout::METRICS_FILE;
 use crate::metrics::{bits, MetricsLog};
 use crate::spec::baseline::{self as spec, BaselineSpec, Unit};
 use crate::spec::sweep::Trial;
 use crate::train::Eval;
-use crate::trial::{self, State, Status, METRICS_FILE};
+use crate::trial::{State, Status};
 
 /// The smoothing a baseline spec asks for.
 pub fn smoothing(b: &BaselineSpec) -> Smoothing {
@@ -57,13 +58,12 @@ pub fn evaluate(model: &Ngram, split: &Split) -> Eval {
     Eval::lm(nats / chars as f64, correct as f64 / chars as f64, chars)
 }
 
-/// Fits and evaluates the baseline of `t` into `dir`; failures are recorded
-/// in `status.json` as `failed` and returned.
+/// Fits and evaluates the baseline of `t` (the `trial.yaml` of `dir`) into
+/// `dir`; failures are recorded in `status.json` as `failed` and returned.
 pub fn run(t: &Trial, dir: &Path) -> Result<Status> {
     let Some(b) = &t.baseline else {
         bail!("trial {} is not a baseline", t.id);
     };
-    trial::write_spec(dir, t)?;
     let mut status = Status::running("cpu".into(), 1);
     status.write(dir)?;
     let clock = Instant::now();

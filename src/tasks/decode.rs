@@ -33,7 +33,7 @@ impl Decoder {
     /// Opens a checkpoint directory, or a trial directory's best checkpoint
     /// (else its last); returns the decoder and what was loaded.
     pub fn open(path: &Path) -> Result<(Decoder, String)> {
-        let dir = if path.join(checkpoint::MODEL_FILE).is_file() {
+        let dir = if path.join(crate::layout::MODEL_FILE).is_file() {
             path.to_path_buf()
         } else {
             checkpoint::find(path, Which::Best).or_else(|| checkpoint::find(path, Which::Last)).with_context(|| {
