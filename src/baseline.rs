@@ -7,19 +7,20 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::data::Corpus;
+use crate::layout::METRICS_FILE;
 use crate::metrics::{bits, MetricsLog};
 use crate::ngram::{self, word::WordNgram};
 use crate::spec::baseline::{BaselineSpec, Unit};
 use crate::spec::sweep::Trial;
-use crate::trial::{self, State, Status, METRICS_FILE};
+use crate::trial::{State, Status};
 
-/// Fits and evaluates the baseline of `t` into `dir`; failures are recorded
+/// Fits and evaluates the baseline of `t` (the `trial.yaml` of `dir`) into
+/// `dir`; failures are recorded
 /// in `status.json` as `failed` and returned.
 pub fn run(t: &Trial, dir: &Path) -> Result<Status> {
     let Some(b) = &t.baseline else {
         bail!("trial {} is not a baseline", t.id);
     };
-    trial::write_spec(dir, t)?;
     let mut status = Status::running("cpu".into(), 1);
     status.write(dir)?;
     let clock = Instant::now();

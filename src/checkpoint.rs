@@ -1,4 +1,4 @@
-//! Checkpoint directories inside a trial directory:
+//! Checkpoint directories inside a trial directory (names in [`crate::layout`]):
 //!
 //! ```text
 //! checkpoint-last/  (every train.checkpoint_every steps and after the last step)
@@ -26,19 +26,12 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use crate::data::Vocab;
+use crate::layout::{
+    self, HIDDEN_FILE, MODEL_FILE, MODEL_SPEC_FILE, OPTIMIZER_FILE, STATE_FILE, SYMBOLS_FILE, TRIAL_FILE, VOCAB_FILE,
+};
 use crate::spec::sweep::Trial;
 use crate::spec::ModelSpec;
 use crate::train::{Position, Snapshot, Which};
-
-pub const LAST: &str = "checkpoint-last";
-pub const BEST: &str = "checkpoint-best";
-pub const MODEL_FILE: &str = "model.safetensors";
-const OPTIMIZER_FILE: &str = "optimizer.safetensors";
-const HIDDEN_FILE: &str = "hidden.safetensors";
-const STATE_FILE: &str = "state.json";
-pub const VOCAB_FILE: &str = "vocab.json";
-pub const SYMBOLS_FILE: &str = "symbols.json";
-const MODEL_SPEC_FILE: &str = "model.json";
 
 /// `symbols.json` of an example task's checkpoint: its vocabularies, in id
 /// order, and how tokens join into text.
@@ -59,14 +52,6 @@ pub fn read_symbols(dir: &Path) -> Result<Symbols> {
 /// (solved from `param_budget` when the spec gives a budget).
 pub fn read_model_spec(dir: &Path) -> Result<ModelSpec> {
     read_json(&dir.join(MODEL_SPEC_FILE))
-}
-const TRIAL_FILE: &str = "trial.yaml";
-
-pub fn name(which: Which) -> &'static str {
-    match which {
-        Which::Last => LAST,
-        Which::Best => BEST,
-    }
 }
 
 /// `state.json`: the run's [`Position`] plus what the trial's files need.
@@ -89,9 +74,9 @@ pub fn write(
     files: &[(&str, String)],
     model: &ModelSpec,
 ) -> Result<PathBuf> {
-    let target = trial_dir.join(name(which));
+    let target = layout::checkpoint_dir(trial_dir, which);
     let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.tmp", name(which)))
+        .prefix(&format!(".{}.tmp", layout::checkpoint_name(which)))
         .tempdir_in(trial_dir)
         .with_context(|| format!("cannot write in {}", trial_dir.display()))?;
     let dir = tmp.path();
@@ -111,7 +96,7 @@ pub fn write(
     for f in std::fs::read_dir(dir)? {
         std::fs::File::open(f?.path())?.sync_all()?;
     }
-    let old = trial_dir.join(format!("{}.old", name(which)));
+    let old = layout::old_checkpoint_dir(trial_dir, which);
     if target.exists() {
         let _ = std::fs::remove_dir_all(&old);
         std::fs::rename(&target, &old).with_context(|| format!("cannot replace {}", target.display()))?;
@@ -124,15 +109,15 @@ pub fn write(
 
 /// The checkpoint directory `which` of a trial, if one was completed.
 pub fn find(trial_dir: &Path, which: Which) -> Option<PathBuf> {
-    let dir = trial_dir.join(name(which));
-    let old = trial_dir.join(format!("{}.old", name(which)));
+    let dir = layout::checkpoint_dir(trial_dir, which);
+    let old = layout::old_checkpoint_dir(trial_dir, which);
     [dir, old].into_iter().find(|d| d.join(STATE_FILE).is_file() && d.join(MODEL_FILE).is_file())
 }
 
 /// Deletes a trial's checkpoints (before it is run again from scratch).
 pub fn remove_all(trial_dir: &Path) -> Result<()> {
     for which in [Which::Last, Which::Best] {
-        for dir in [trial_dir.join(name(which)), trial_dir.join(format!("{}.old", name(which)))] {
+        for dir in [layout::checkpoint_dir(trial_dir, which), layout::old_checkpoint_dir(trial_dir, which)] {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
             }
@@ -161,12 +146,6 @@ pub fn read(dir: &Path) -> Result<(Snapshot, usize)> {
 pub fn read_model(dir: &Path) -> Result<Vec<(String, Tensor)>> {
     let path = dir.join(MODEL_FILE);
     Tensor::read_safetensors(&path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-pub fn read_trial(dir: &Path) -> Result<Trial> {
-    let path = dir.join(TRIAL_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_yaml::from_str(&text).with_context(|| format!("{} is not a trial spec", path.display()))
 }
 
 /// `vocab.json`: a language model's characters, in id order (what [`read_vocab`] reads).

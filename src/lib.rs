@@ -1,11 +1,13 @@
 //! rnnlab: a research harness for recurrent neural networks.
 //!
 //! Data flow, one module per stage:
-//! [`spec`] (parse, validate, expand the sweep) → [`data`] (text, vocabulary,
-//! splits, BPTT windows) → [`model`] (tch modules) → [`train`] (the loop) →
-//! [`trial`] (one trial's directory: metrics CSV, status) → [`runner`] (the
-//! sweep, one process per trial) → [`summary`], [`plot`] and [`report`], which
-//! read only the trial directories.
+//! [`spec`] (parse, validate, expand the sweep) → [`plan`] (every command's
+//! input checked and resolved, data included, before anything is written) →
+//! [`data`] (text, vocabulary, splits, BPTT windows) → [`model`] (tch
+//! modules) → [`train`] (the loop) → [`trial`] (one trial's directory:
+//! metrics CSV, status) → [`runner`] (the sweep, one `rnnlab run-trial`
+//! process per trial) → [`summary`], [`plot`] and [`report`], which read only
+//! the trial directories. [`layout`] names every file of the results tree.
 pub mod baseline;
 pub mod bench;
 pub mod checkpoint;
@@ -13,9 +15,11 @@ pub mod data;
 pub mod device;
 pub mod fsutil;
 pub mod generate;
+pub mod layout;
 pub mod metrics;
 pub mod model;
 pub mod ngram;
+pub mod plan;
 pub mod plot;
 pub mod report;
 pub mod runner;
@@ -31,10 +35,14 @@ use std::path::{Path, PathBuf};
 /// directory from its trial directories; returns the per-variant table and
 /// the files written.
 pub fn rebuild_outputs(exp_dir: &Path) -> anyhow::Result<(String, Vec<PathBuf>)> {
-    let records = summary::collect(exp_dir)?;
-    let rows = summary::by_variant(&records);
+    write_outputs(exp_dir, &summary::collect(exp_dir)?)
+}
+
+/// [`rebuild_outputs`] from trial directories already read.
+pub fn write_outputs(exp_dir: &Path, records: &[summary::Record]) -> anyhow::Result<(String, Vec<PathBuf>)> {
+    let rows = summary::by_variant(records);
     let name = exp_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut files = vec![summary::write_csv(exp_dir, &records)?, summary::write_markdown(exp_dir, &name, &rows)?];
-    files.extend(plot::draw_all(exp_dir, &records, &rows)?);
+    let mut files = vec![summary::write_csv(exp_dir, records)?, summary::write_markdown(exp_dir, &name, &rows)?];
+    files.extend(plot::draw_all(exp_dir, records, &rows)?);
     Ok((summary::terminal_table(&rows), files))
 }

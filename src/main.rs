@@ -1,12 +1,14 @@
-//! The `rnnlab` command line: the only place errors become exit codes.
+//! The `rnnlab` command line: arguments → [`plan`] (every check, before
+//! anything is written) → execution. The only place errors become exit codes.
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use rnnlab::spec::{self, sweep, DeviceSpec};
-use rnnlab::{bench, generate, runner, trial};
+use rnnlab::plan::{self, BenchAttention, BenchTask, Generation, RunPlan};
+use rnnlab::spec::DeviceSpec;
+use rnnlab::{generate, runner};
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +25,8 @@ struct Cli {
 enum Cmd {
     /// Run a sweep (or one trial of it) and write results/<name>/
     Run(RunArgs),
+    /// Run (or resume) the trial of a trial directory: its trial.yaml, nothing else
+    RunTrial(RunTrialArgs),
     /// List the trials a spec expands to, without running anything
     List {
         spec: PathBuf,
@@ -85,7 +89,19 @@ struct RunArgs {
     /// libtorch intra-op threads for a single trial (default: all cores)
     #[arg(long)]
     threads: Option<usize>,
-    /// Print machine-readable progress lines (used by the sweep runner)
+}
+
+#[derive(Args)]
+struct RunTrialArgs {
+    /// A trial directory (results/<name>/trials/<id>/) holding its trial.yaml
+    dir: PathBuf,
+    /// auto, cpu, cuda or cuda:N (overrides the trial's device)
+    #[arg(long)]
+    device: Option<DeviceSpec>,
+    /// libtorch intra-op threads (default: all cores)
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print machine-readable progress lines (a sweep's child; the sweep checked the data)
     #[arg(long, hide = true)]
     progress: bool,
 }
@@ -194,23 +210,6 @@ struct BenchArgs {
     corpus: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum BenchTask {
-    /// The char-LSTM language model on text (`char_lm`).
-    #[value(name = "char_lm")]
-    Text,
-    /// The LSTM encoder-decoder on a letter cipher (`seq2seq`).
-    #[value(name = "seq2seq")]
-    Cipher,
-}
-
-/// The attentions `scripts/torch_seq2seq_reference.py` also implements.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum BenchAttention {
-    None,
-    Luong,
-}
-
 fn main() -> ExitCode {
     // Die quietly on a closed pipe (`rnnlab list ... | head`) like other CLI tools.
     // SAFETY: restoring the default disposition of SIGPIPE before any threads start.
@@ -220,6 +219,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Run(args) => run(args),
+        Cmd::RunTrial(a) => plan::trial(&a.dir, a.device, a.threads, a.progress).and_then(|p| run_trial(&p)),
         Cmd::List { spec, overrides } => list(&spec, &overrides),
         Cmd::Plot { dir } | Cmd::Summary { dir } => summarise(&dir),
         Cmd::Sample(args) => sample_cmd(args),
@@ -238,110 +238,57 @@ fn main() -> ExitCode {
     }
 }
 
-/// Parses, applies `--set` and expands the sweep: every spec problem is
-/// reported here, before anything is written. Returns the trained trials
-/// and the baselines' pseudo-trials.
-fn load_trials(path: &Path, overrides: &[String]) -> Result<(spec::Loaded, Vec<sweep::Trial>, Vec<sweep::Trial>)> {
-    let loaded = spec::load(path)?;
-    let loaded = rnnlab::tasks::resolve(&sweep::apply_overrides(&loaded, overrides)?)?;
-    let trials = rnnlab::tasks::expand(&loaded)?;
-    let baselines = spec::baseline::trials(&loaded)?;
-    Ok((loaded, trials, baselines))
-}
-
-fn run(args: RunArgs) -> Result<ExitCode> {
-    let (loaded, trials, baselines) = load_trials(&args.spec, &args.overrides)?;
-    let device = args.device.unwrap_or(loaded.spec.device).resolve()?;
-    let exp_dir = runner::experiment_dir(&args.results, &loaded);
-    if let Some(b) = baselines.iter().find(|b| args.trial.as_ref() == Some(&b.id)) {
-        runner::check_data(std::slice::from_ref(b))?;
-        runner::init_experiment_dir(&exp_dir, &loaded)?;
-        let status = rnnlab::baseline::run(b, &trial::trial_dir(&exp_dir, &b.id))?;
-        eprintln!("{}: {} in {:.1}s", b.id, status.state.as_str(), status.elapsed_s);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let single = match (&args.trial, args.trial_index) {
-        (Some(id), _) => Some(trials.iter().find(|t| &t.id == id).with_context(|| {
-            format!("no trial '{id}' in {}; `rnnlab list {}` shows the ids", args.spec.display(), args.spec.display())
-        })?),
-        (None, Some(i)) => Some(trials.get(i).with_context(|| {
-            format!(
-                "--trial-index {i} is out of range: {} has {} trials (0..{})",
-                args.spec.display(),
-                trials.len(),
-                trials.len()
-            )
-        })?),
-        (None, None) => None,
+fn run(a: RunArgs) -> Result<ExitCode> {
+    let pick = match (a.trial, a.trial_index) {
+        (Some(id), _) => plan::Pick::Id(id),
+        (None, Some(i)) => plan::Pick::Index(i),
+        (None, None) => plan::Pick::All,
     };
-    if let Some(t) = single {
-        return run_single(&args, &loaded, t, device, &exp_dir);
-    }
-    runner::check_data(&trials)?;
-    runner::check_data(&baselines)?;
-    let opts = runner::SweepOptions {
-        spec_path: args.spec.clone(),
-        overrides: args.overrides.clone(),
-        results_root: args.results.clone(),
-        device,
-        jobs: args.jobs,
-        rerun: args.rerun,
+    let request = plan::RunRequest {
+        spec: &a.spec,
+        overrides: &a.overrides,
+        device: a.device,
+        results: &a.results,
+        pick,
+        threads: a.threads,
     };
-    runner::init_experiment_dir(&exp_dir, &loaded)?;
-    let (fitted, baselines_failed) = runner::run_baselines(&opts, &exp_dir, &baselines);
-    let (ran, failed) = runner::run_sweep(&opts, &loaded, &trials)?;
+    let RunPlan { experiment: exp, dir, device, one } = &plan::run(request)?;
+    // Recorded even for one trial, so summaries can be rebuilt later.
+    runner::init_experiment_dir(dir, &exp.loaded)?;
+    if let Some(t) = one {
+        t.trial.write(&t.dir)?;
+        return run_trial(t);
+    }
+    let opts = runner::SweepOptions { device: *device, jobs: a.jobs, rerun: a.rerun };
+    let (fitted, baselines_failed) = runner::run_baselines(&opts, dir, &exp.baselines);
+    let (ran, failed) = runner::run_sweep(&opts, dir, &exp.trials)?;
     let (ran, failed) = (ran + fitted, failed + baselines_failed);
-    let (table, files) = rnnlab::rebuild_outputs(&exp_dir)?;
-    println!("\n{}: {ran} trial(s) run, {failed} failed\n{table}", loaded.spec.name);
-    println!("results: {}", exp_dir.display());
+    let (table, files) = rnnlab::rebuild_outputs(dir)?;
+    println!("\n{}: {ran} trial(s) run, {failed} failed\n{table}", exp.name());
+    println!("results: {}", dir.display());
     for f in files {
         println!("  {}", f.display());
     }
     Ok(if failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
-/// One trial in this process (what each sweep child and each Slurm task runs).
-fn run_single(
-    args: &RunArgs,
-    loaded: &spec::Loaded,
-    t: &sweep::Trial,
-    device: tch::Device,
-    exp_dir: &Path,
-) -> Result<ExitCode> {
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    tch::set_num_threads(threads as i32);
-    tch::set_num_interop_threads(1);
-    if !args.progress {
-        // Standalone (e.g. a Slurm task): check the data and record the
-        // experiment spec so summaries can be rebuilt later.
-        runner::check_data(std::slice::from_ref(t))?;
-        runner::init_experiment_dir(exp_dir, loaded)?;
-    }
-    let dir = trial::trial_dir(exp_dir, &t.id);
-    // Test hook: simulate a trial process that crashes before recording anything.
-    if std::env::var("RNNLAB_TEST_CRASH_TRIAL").is_ok_and(|prefix| t.id.starts_with(&prefix)) {
-        std::process::abort();
-    }
-    // Test hook: abort the trial process (as a kill would) after this training step.
-    let abort_after = std::env::var("RNNLAB_TEST_ABORT_AFTER_STEP").ok().and_then(|v| v.parse::<usize>().ok());
-    let status = if args.progress {
-        trial::run(t, &dir, device, threads, &mut runner::ChildProgress, abort_after)?
-    } else {
-        trial::run(t, &dir, device, threads, &mut (), abort_after)?
-    };
-    eprintln!("{}: {} in {:.1}s — {}", t.id, status.state.as_str(), status.elapsed_s, dir.display());
+/// One trial directory, in this process: `run-trial` (each sweep child, each
+/// Slurm task) and `run --trial`.
+fn run_trial(p: &plan::TrialPlan) -> Result<ExitCode> {
+    let status = runner::run_trial(p)?;
+    eprintln!("{}: {} in {:.1}s — {}", p.trial.id, status.state.as_str(), status.elapsed_s, p.dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
 fn list(path: &Path, overrides: &[String]) -> Result<ExitCode> {
-    let (loaded, trials, baselines) = load_trials(path, overrides)?;
-    println!("{}: {} trial(s)", loaded.spec.name, trials.len());
-    for (i, t) in trials.iter().enumerate() {
+    let exp = plan::experiment(path, overrides)?;
+    println!("{}: {} trial(s)", exp.name(), exp.trials.len());
+    for (i, t) in exp.trials.iter().enumerate() {
         println!("{i:>4}  {:<32} {}  seed {}", t.id, t.variant, t.spec.train.seed);
     }
-    if !baselines.is_empty() {
+    if !exp.baselines.is_empty() {
         println!("baselines (run with --trial ID):");
-        for b in &baselines {
+        for b in &exp.baselines {
             println!("      {:<32} {}", b.id, b.variant);
         }
     }
@@ -349,10 +296,8 @@ fn list(path: &Path, overrides: &[String]) -> Result<ExitCode> {
 }
 
 fn summarise(dir: &Path) -> Result<ExitCode> {
-    if !dir.is_dir() {
-        bail!("{} is not a directory", dir.display());
-    }
-    let (table, files) = rnnlab::rebuild_outputs(dir)?;
+    let results = plan::results(dir)?;
+    let (table, files) = rnnlab::write_outputs(&results.dir, &results.records)?;
     println!("{table}");
     for f in files {
         println!("  {}", f.display());
@@ -381,26 +326,15 @@ SHA-256 {}",
 }
 
 fn report(a: ReportArgs) -> Result<ExitCode> {
-    if !a.dir.is_dir() {
-        bail!("{} is not a directory", a.dir.display());
-    }
-    let mut o = rnnlab::report::spec_defaults(&a.dir);
-    if let Some(m) = a.metric {
-        o.metric = m;
-    }
-    if a.baseline.is_some() {
-        o.baseline = a.baseline;
-    }
-    if let Some(m) = a.margin {
-        o.margin = m;
-    }
-    if let Some(x) = a.alpha {
-        o.alpha = x;
-    }
-    if !a.split_by.is_empty() {
-        o.split_by = a.split_by;
-    }
-    let files = rnnlab::report::write(&a.dir, &o)?;
+    let cli = plan::ReportOverrides {
+        metric: a.metric,
+        baseline: a.baseline,
+        margin: a.margin,
+        alpha: a.alpha,
+        split_by: a.split_by,
+    };
+    let p = plan::report(&a.dir, cli)?;
+    let files = rnnlab::report::write(&p.results.dir, &p.results.records, &p.sections, &p.options)?;
     for f in files {
         println!("{}", f.display());
     }
@@ -408,70 +342,27 @@ fn report(a: ReportArgs) -> Result<ExitCode> {
 }
 
 fn decode_cmd(a: DecodeArgs) -> Result<ExitCode> {
-    use rnnlab::tasks::examples::{DecodeOptions, Decoder};
-    if a.beam == Some(0) {
-        bail!("--beam must be at least 1");
-    }
-    if a.max_length == Some(0) {
-        bail!("--max-length must be at least 1");
-    }
-    if !(a.length_norm >= 0.0 && a.length_norm.is_finite()) {
-        bail!("--length-norm must be a number >= 0");
-    }
-    let (decoder, what) = Decoder::open(&a.path)?;
-    eprintln!("decoding with {what}");
-    if a.beam.is_some() && !decoder.decodes_sequences() {
-        bail!("--beam applies to seq2seq models; this one is a {} model", decoder.task());
-    }
-    let options = DecodeOptions { beam: a.beam, length_norm: a.length_norm, max_length: a.max_length };
+    let options =
+        rnnlab::tasks::examples::DecodeOptions { beam: a.beam, length_norm: a.length_norm, max_length: a.max_length };
+    let p = plan::decode(&a.path, options)?;
+    eprintln!("decoding with {}", p.what);
     let inputs: Vec<String> = if a.inputs.is_empty() {
         std::io::stdin().lines().collect::<std::io::Result<_>>().context("reading standard input")?
     } else {
         a.inputs
     };
     for input in inputs.iter().filter(|l| !l.trim().is_empty()) {
-        let unknown = decoder.unknown(input);
+        let unknown = p.decoder.unknown(input);
         if !unknown.is_empty() {
             eprintln!("note: read as <unk> (never seen in training): {}", unknown.join(" "));
         }
-        println!("{}", decoder.decode(input, &options)?);
+        println!("{}", p.decoder.decode(input, &p.options)?);
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn sample_cmd(a: SampleArgs) -> Result<ExitCode> {
-    let (model, what) = generate::open(&a.path)?;
-    eprintln!("sampling {what}");
-    match model {
-        generate::Model::Rnn(m) => sample_with(&m, &a),
-        generate::Model::Ngram(m) => sample_with(&m, &a),
-    }
-}
-
-/// Prints the prime, then the continuation as it is generated.
-fn sample_with<M: generate::LanguageModel>(m: &M, a: &SampleArgs) -> Result<ExitCode> {
-    use std::io::Write;
-    let prime = generate::encode_prime(m.vocab(), &a.prime)?;
-    let mut out = std::io::stdout().lock();
-    if let Some(width) = a.beam {
-        let stop = match a.stop {
-            Some(c) => {
-                Some(m.vocab().id(c).with_context(|| format!("--stop: {c:?} is not in the model's vocabulary"))?)
-            }
-            None => None,
-        };
-        let best = generate::beam_search(m, &prime, width, a.length, stop, a.length_norm)?;
-        let text: String = best.tokens.iter().filter_map(|&t| m.vocab().char(t)).collect();
-        writeln!(out, "{}{text}", a.prime)?;
-        eprintln!(
-            "beam {width}: ln P = {:.3} over {} characters, score {:.4}",
-            best.log_prob,
-            best.tokens.len(),
-            best.score
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let opts = generate::SampleOptions {
+    let options = generate::SampleOptions {
         length: a.length,
         temperature: a.temperature,
         top_k: a.top_k,
@@ -479,49 +370,62 @@ fn sample_with<M: generate::LanguageModel>(m: &M, a: &SampleArgs) -> Result<Exit
         seed: a.seed,
         stop: a.stop,
     };
-    opts.check()?;
-    write!(out, "{}", a.prime)?;
-    generate::sample(m, &a.prime, &opts, &mut |c| {
-        write!(out, "{c}")?;
-        out.flush()?;
-        Ok(())
-    })?;
-    writeln!(out)?;
+    let beam = a.beam.map(|width| plan::BeamRequest { width, length_norm: a.length_norm });
+    let p = plan::sample(&a.path, &a.prime, options, beam)?;
+    eprintln!("sampling {}", p.what);
+    match &p.model {
+        generate::Model::Rnn(m) => sample_with(m, &p),
+        generate::Model::Ngram(m) => sample_with(m, &p),
+    }
+}
+
+/// Prints the prime, then the continuation as it is generated.
+fn sample_with<M: generate::LanguageModel>(m: &M, p: &plan::SamplePlan) -> Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match &p.generation {
+        &Generation::Beam { width, length, stop, length_norm } => {
+            let best = generate::beam_search(m, &p.prime_ids, width, length, stop, length_norm)?;
+            let text: String = best.tokens.iter().filter_map(|&t| m.vocab().char(t)).collect();
+            writeln!(out, "{}{text}", p.prime)?;
+            eprintln!(
+                "beam {width}: ln P = {:.3} over {} characters, score {:.4}",
+                best.log_prob,
+                best.tokens.len(),
+                best.score
+            );
+        }
+        Generation::Sample(opts) => {
+            write!(out, "{}", p.prime)?;
+            generate::sample(m, &p.prime, opts, &mut |c| {
+                write!(out, "{c}")?;
+                out.flush()?;
+                Ok(())
+            })?;
+            writeln!(out)?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
-    let workload = match a.task {
-        BenchTask::Text => {
-            if a.length.is_some() || a.attention.is_some() {
-                bail!("--length and --attention are options of --task seq2seq");
-            }
-            bench::Workload::Text { bptt: a.bptt.unwrap_or(64), corpus: a.corpus }
-        }
-        BenchTask::Cipher => {
-            if a.bptt.is_some() || a.corpus.is_some() {
-                bail!("--bptt and --corpus are options of --task char_lm");
-            }
-            let attention = match a.attention.unwrap_or(BenchAttention::None) {
-                BenchAttention::None => spec::Attention::None,
-                BenchAttention::Luong => spec::Attention::Luong,
-            };
-            bench::Workload::Cipher { length: a.length.unwrap_or(20), attention }
-        }
-    };
-    if let Some(t) = a.threads {
-        tch::set_num_threads(t as i32);
-    }
-    let config = bench::BenchConfig {
+    let config = plan::bench(plan::BenchRequest {
+        task: a.task,
         hidden: a.hidden,
         layers: a.layers,
         batch: a.batch,
+        bptt: a.bptt,
+        length: a.length,
+        attention: a.attention,
         steps: a.steps,
         warmup: a.warmup,
-        device: a.device.resolve()?,
-        workload,
-    };
-    let result = bench::run(&config)?;
+        device: a.device,
+        corpus: a.corpus,
+    })?;
+    if let Some(t) = a.threads {
+        tch::set_num_threads(t as i32);
+    }
+    let result = rnnlab::bench::run(&config)?;
     println!("{}", serde_json::to_string(&result)?);
     Ok(ExitCode::SUCCESS)
 }

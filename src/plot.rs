@@ -69,7 +69,7 @@ impl Groups {
 pub fn curves(records: &[Record], split: &str, metric: &str, group: impl Fn(&Record) -> String) -> Result<Vec<Curve>> {
     let mut groups = Groups::default();
     for r in records {
-        let path = r.dir.join(crate::trial::METRICS_FILE);
+        let path = r.dir.join(crate::layout::METRICS_FILE);
         if !path.exists() || r.trial.baseline.is_some() {
             continue;
         }
@@ -87,7 +87,7 @@ pub fn curves(records: &[Record], split: &str, metric: &str, group: impl Fn(&Rec
 /// ([`crate::tasks::TaskKind::plots`]) into `exp_dir/plots/`; returns the
 /// files written. A plot with nothing to show is left out.
 pub fn draw_all(exp_dir: &Path, records: &[Record], rows: &[VariantRow]) -> Result<Vec<PathBuf>> {
-    let dir = exp_dir.join("plots");
+    let dir = crate::layout::plots_dir(exp_dir);
     std::fs::create_dir_all(&dir)?;
     let mut written = Vec::new();
     for plot in crate::summary::task_of(records).plots() {
@@ -150,7 +150,7 @@ pub fn by_length(
 ) -> Result<Vec<Curve>> {
     let mut groups = Groups::default();
     for r in records.iter().filter(|r| r.is_finished() && r.trial.baseline.is_none()) {
-        let rows = metrics::read(&r.dir.join(crate::trial::METRICS_FILE))?;
+        let rows = metrics::read(&r.dir.join(crate::layout::METRICS_FILE))?;
         let Some(last) = rows.iter().filter(|row| row.split == split).map(|row| row.step).max() else { continue };
         let name = group(r);
         for row in rows.iter().filter(|row| row.split == split && row.step == last && row.value.is_finite()) {
@@ -178,8 +178,7 @@ pub(crate) trait Figure {
 /// Renders one figure as `name.png` and `name.svg`.
 pub(crate) fn both(dir: &Path, name: &str, figure: &impl Figure) -> Result<Vec<PathBuf>> {
     register_fonts();
-    let png = dir.join(format!("{name}.png"));
-    let svg = dir.join(format!("{name}.svg"));
+    let (png, svg) = crate::layout::plot_files(dir, name);
     {
         let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
         figure.draw(&root)?;

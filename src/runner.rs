@@ -1,15 +1,19 @@
-//! Runs a sweep: validates everything first (so bad input writes nothing),
-//! then runs each pending trial as a child process (`rnnlab run SPEC --trial
-//! ID`), several at once on a rayon pool, with progress bars. A child that
-//! fails or crashes marks only its own trial `failed`.
+//! Runs what [`crate::plan`] resolved: a sweep writes each pending trial's
+//! resolved `trial.yaml`, then runs the trial as a child process (`rnnlab
+//! run-trial DIR`), several at once on a rayon pool, with progress bars. A
+//! child that fails or crashes marks only its own trial `failed`.
+//!
+//! The trial directory is the whole contract between parent and child: the
+//! child reads no experiment spec and applies no `--set`, so a directory
+//! alone runs (or resumes) the same trial anywhere — a Slurm task, another
+//! machine — through the one in-process path, [`run_trial`].
 //!
 //! Child processes keep trials independent: libtorch's random generator and
 //! thread pool are per process, so a trial computes the same numbers whether
 //! it runs alone, in a sweep, or as a Slurm array task; and a segfault or
 //! out-of-memory kill takes down one trial, not the sweep.
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -17,49 +21,28 @@ use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::fsutil::write_atomic;
+use crate::layout;
+use crate::plan::TrialPlan;
 use crate::spec::sweep::Trial;
 use crate::spec::Loaded;
 use crate::trial::{self, State, Status};
 
 /// Marker of progress lines a child prints on stdout for its parent.
 pub const PROGRESS_PREFIX: &str = "@progress ";
-pub const EXPERIMENT_FILE: &str = "experiment.yaml";
 
 pub struct SweepOptions {
-    pub spec_path: PathBuf,
-    pub overrides: Vec<String>,
-    pub results_root: PathBuf,
     pub device: tch::Device,
     pub jobs: Option<usize>,
     /// Rerun trials that already finished or diverged.
     pub rerun: bool,
 }
 
-pub fn experiment_dir(results_root: &Path, loaded: &Loaded) -> PathBuf {
-    results_root.join(&loaded.spec.name)
-}
-
-/// Loads every distinct dataset once (as its task keys it) and resolves
-/// each trial's model against it (its parameter budget), so data problems
-/// surface before anything is written.
-pub fn check_data(trials: &[Trial]) -> Result<()> {
-    let mut loaded: HashMap<String, Box<dyn crate::tasks::TaskData>> = HashMap::new();
-    for t in trials {
-        let task = crate::tasks::of(&t.spec)?;
-        let key = format!("{}/{}", task.name(), task.data_key(&t.spec));
-        if !loaded.contains_key(&key) {
-            loaded.insert(key.clone(), task.load(&t.spec).with_context(|| format!("trial {}", t.id))?);
-        }
-        loaded[&key].resolve_model(&t.spec).with_context(|| format!("trial {}", t.id))?;
-    }
-    Ok(())
-}
-
 /// Creates the experiment directory and records the spec it runs.
 pub fn init_experiment_dir(dir: &Path, loaded: &Loaded) -> Result<()> {
-    std::fs::create_dir_all(dir.join("trials")).with_context(|| format!("cannot create {}", dir.display()))?;
+    let trials = layout::trials_dir(dir);
+    std::fs::create_dir_all(&trials).with_context(|| format!("cannot create {}", trials.display()))?;
     let yaml = serde_yaml::to_string(&loaded.spec)?;
-    let path = dir.join(EXPERIMENT_FILE);
+    let path = dir.join(layout::EXPERIMENT_FILE);
     if let Ok(old) = std::fs::read_to_string(&path) {
         if old != yaml {
             eprintln!(
@@ -77,12 +60,12 @@ pub fn init_experiment_dir(dir: &Path, loaded: &Loaded) -> Result<()> {
 pub fn run_baselines(opts: &SweepOptions, exp_dir: &Path, baselines: &[Trial]) -> (usize, usize) {
     let (mut ran, mut failed) = (0, 0);
     for t in baselines {
-        let dir = trial::trial_dir(exp_dir, &t.id);
+        let dir = layout::trial_dir(exp_dir, &t.id);
         if !opts.rerun && Status::read(&dir).is_ok_and(|s| s.state.is_done()) {
             continue;
         }
         ran += 1;
-        match crate::baseline::run(t, &dir) {
+        match t.write(&dir).and_then(|()| crate::baseline::run(t, &dir)) {
             Ok(s) => eprintln!(
                 "{:<28} fitted    val {:.3} bits/char  ({:.0}s)",
                 t.id,
@@ -98,16 +81,15 @@ pub fn run_baselines(opts: &SweepOptions, exp_dir: &Path, baselines: &[Trial]) -
     (ran, failed)
 }
 
-/// Runs all pending trials; returns how many ran and how many failed.
-pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Result<(usize, usize)> {
-    let exp_dir = experiment_dir(&opts.results_root, loaded);
-    init_experiment_dir(&exp_dir, loaded)?;
+/// Runs all pending trials of the experiment directory `exp_dir` (made by
+/// [`init_experiment_dir`]); returns how many ran and how many failed.
+pub fn run_sweep(opts: &SweepOptions, exp_dir: &Path, trials: &[Trial]) -> Result<(usize, usize)> {
     // Resolved once: if the binary is rebuilt mid-sweep, /proc/self/exe
     // would name the deleted file, while this path names the new one.
     let exe = std::env::current_exe().context("cannot find the rnnlab executable")?;
     let pending: Vec<&Trial> = trials
         .iter()
-        .filter(|t| opts.rerun || !Status::read(&trial::trial_dir(&exp_dir, &t.id)).is_ok_and(|s| s.state.is_done()))
+        .filter(|t| opts.rerun || !Status::read(&layout::trial_dir(exp_dir, &t.id)).is_ok_and(|s| s.state.is_done()))
         .collect();
     let skipped = trials.len() - pending.len();
     if pending.is_empty() {
@@ -145,7 +127,7 @@ pub fn run_sweep(opts: &SweepOptions, loaded: &Loaded, trials: &[Trial]) -> Resu
     // FIFO: trials start in the order the spec lists them.
     pool.scope_fifo(|scope| {
         for t in &pending {
-            let (bars, overall, failures, exp_dir, exe) = (&bars, &overall, &failures, &exp_dir, &exe);
+            let (bars, overall, failures, exe) = (&bars, &overall, &failures, &exe);
             scope.spawn_fifo(move |_| {
                 let bar = bars.insert_before(overall, ProgressBar::new(1));
                 bar.set_style(
@@ -196,21 +178,20 @@ fn run_child(
     threads: usize,
     bar: &ProgressBar,
 ) -> Result<Status> {
-    let dir = trial::trial_dir(exp_dir, &t.id);
-    // The spec goes in first, so even a trial that dies at once is listed.
-    trial::write_spec(&dir, t)?;
-    let log_path = dir.join(trial::LOG_FILE);
+    let dir = layout::trial_dir(exp_dir, &t.id);
+    // The resolved spec goes in first: it is all the child reads, and even
+    // a trial that dies at once is listed.
+    t.write(&dir)?;
+    let log_path = dir.join(layout::LOG_FILE);
     let log = std::fs::File::create(&log_path)?;
     let mut cmd = Command::new(exe);
-    cmd.arg("run")
-        .arg(&opts.spec_path)
-        .args(["--trial", &t.id, "--progress"])
-        .arg("--results")
-        .arg(&opts.results_root)
-        .args(["--device", &crate::device::name(opts.device), "--threads", &threads.to_string()]);
-    for o in &opts.overrides {
-        cmd.args(["--set", o]);
-    }
+    cmd.arg("run-trial").arg(&dir).args([
+        "--progress",
+        "--device",
+        &crate::device::name(opts.device),
+        "--threads",
+        &threads.to_string(),
+    ]);
     let mut child =
         cmd.stdout(Stdio::piped()).stderr(log).stdin(Stdio::null()).spawn().context("cannot start a trial process")?;
     let stdout = child.stdout.take().expect("piped");
@@ -256,6 +237,29 @@ fn log_tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     all[all.len().saturating_sub(lines)..].join(" | ")
+}
+
+/// Runs the trial of `p` in this process: what `rnnlab run-trial DIR` (each
+/// sweep child, each Slurm task) and `rnnlab run SPEC --trial ID` do once the
+/// directory holds its `trial.yaml`. A baseline's pseudo-trial is fitted; a
+/// trained trial resumes from `checkpoint-last/` if it left one.
+pub fn run_trial(p: &TrialPlan) -> Result<Status> {
+    if p.trial.baseline.is_some() {
+        return crate::baseline::run(&p.trial, &p.dir);
+    }
+    tch::set_num_threads(p.threads as i32);
+    tch::set_num_interop_threads(1);
+    // Test hook: simulate a trial process that crashes before recording anything.
+    if std::env::var("RNNLAB_TEST_CRASH_TRIAL").is_ok_and(|prefix| p.trial.id.starts_with(&prefix)) {
+        std::process::abort();
+    }
+    // Test hook: abort the trial process (as a kill would) after this training step.
+    let abort_after = std::env::var("RNNLAB_TEST_ABORT_AFTER_STEP").ok().and_then(|v| v.parse::<usize>().ok());
+    if p.progress {
+        trial::run(&p.trial, &p.dir, p.device, p.threads, &mut ChildProgress, abort_after)
+    } else {
+        trial::run(&p.trial, &p.dir, p.device, p.threads, &mut (), abort_after)
+    }
 }
 
 /// The `--progress` reporter of a child: one line per log interval.

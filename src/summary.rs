@@ -8,10 +8,10 @@ use comfy_table::Table;
 use indexmap::IndexMap;
 
 use crate::fsutil::write_atomic;
-use crate::runner::EXPERIMENT_FILE;
+use crate::layout;
 use crate::spec::sweep::{self, Trial};
 use crate::tasks::TaskKind;
-use crate::trial::{self, State, Status};
+use crate::trial::{State, Status};
 
 /// A trial directory as found on disk.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ impl Record {
 /// Reads every `trials/*/` of an experiment directory, in the order of the
 /// experiment's spec when it is there (then any others by id).
 pub fn collect(exp_dir: &Path) -> Result<Vec<Record>> {
-    let trials_dir = exp_dir.join("trials");
+    let trials_dir = layout::trials_dir(exp_dir);
     let entries = std::fs::read_dir(&trials_dir).with_context(|| {
         format!("{} has no trials/ directory: is it an rnnlab results directory?", exp_dir.display())
     })?;
@@ -56,7 +56,7 @@ pub fn collect(exp_dir: &Path) -> Result<Vec<Record>> {
         if !dir.is_dir() {
             continue;
         }
-        let Ok(trial) = trial::read_trial(&dir) else {
+        let Ok(trial) = Trial::read(&dir) else {
             continue;
         };
         let status = Status::read(&dir).ok();
@@ -71,7 +71,7 @@ pub fn collect(exp_dir: &Path) -> Result<Vec<Record>> {
 }
 
 fn spec_order(exp_dir: &Path) -> Vec<String> {
-    let path = exp_dir.join(EXPERIMENT_FILE);
+    let path = exp_dir.join(layout::EXPERIMENT_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else {
         return vec![];
     };
@@ -147,7 +147,7 @@ pub fn write_csv(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
         row.push(s.and_then(|s| s.message.clone()).unwrap_or_default());
         w.write_record(&row)?;
     }
-    let path = exp_dir.join("summary.csv");
+    let path = exp_dir.join(layout::SUMMARY_CSV);
     write_atomic(&path, &w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?)?;
     Ok(path)
 }
@@ -290,7 +290,7 @@ pub fn write_markdown(exp_dir: &Path, name: &str, rows: &[VariantRow]) -> Result
     for row in body {
         md.push_str(&format!("| {} |\n", row.join(" | ")));
     }
-    let path = exp_dir.join("summary.md");
+    let path = exp_dir.join(layout::SUMMARY_MD);
     write_atomic(&path, md.as_bytes())?;
     Ok(path)
 }

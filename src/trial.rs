@@ -1,19 +1,13 @@
-//! One trial, run in this process, into its own self-contained directory:
-//!
-//! ```text
-//! results/<experiment>/trials/<id>/
-//!   trial.yaml    the resolved spec that produced these results
-//!   status.json   running | finished | diverged | failed, with final metrics
-//!   metrics.csv   tidy metric rows (trial, step, split, metric, value)
-//!   log.txt       what the trial printed (when run by `rnnlab run`)
-//!   checkpoint-last/, checkpoint-best/   see [`crate::checkpoint`]
-//! ```
+//! One trial, run in this process, into its own self-contained directory
+//! (laid out as [`crate::layout`] shows): the resolved `trial.yaml` is
+//! written first and is all a trial needs to run (`rnnlab run-trial DIR`),
+//! then `status.json`, `metrics.csv` and the checkpoints.
 //!
 //! A trial that did not end (killed, failed) and has a `checkpoint-last/`
 //! is resumed from it; one that finished or diverged is rerun from scratch.
 //!
 //! Summaries and plots are rebuilt from these directories alone.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -22,16 +16,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint;
 use crate::fsutil::write_atomic;
+use crate::layout::{METRICS_FILE, STATUS_FILE};
 use crate::metrics::{Metric, MetricsLog};
 use crate::spec::sweep::Trial;
 use crate::spec::ModelSpec;
 use crate::tasks::TaskData;
 use crate::train::{Eval, Observer, Outcome, Snapshot, TrainLog, Trainer, Which};
-
-pub const SPEC_FILE: &str = "trial.yaml";
-pub const STATUS_FILE: &str = "status.json";
-pub const METRICS_FILE: &str = "metrics.csv";
-pub const LOG_FILE: &str = "log.txt";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -108,22 +98,6 @@ impl Status {
     }
 }
 
-pub fn read_trial(dir: &Path) -> Result<Trial> {
-    let path = dir.join(SPEC_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_yaml::from_str(&text).with_context(|| format!("{} is not a valid trial spec", path.display()))
-}
-
-/// Creates the trial directory and writes its resolved spec.
-pub fn write_spec(dir: &Path, trial: &Trial) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_atomic(&dir.join(SPEC_FILE), serde_yaml::to_string(trial)?.as_bytes())
-}
-
-pub fn trial_dir(experiment_dir: &Path, id: &str) -> PathBuf {
-    experiment_dir.join("trials").join(id)
-}
-
 /// Hooks for live progress (the sweep runner's progress bars).
 pub trait Progress {
     /// `shown` is the training loss as the task shows it, e.g. `2.345 bits/char`.
@@ -145,8 +119,9 @@ pub fn progress_value(defs: &[Metric], loss: f64) -> String {
     }
 }
 
-/// Runs `trial` into `dir` on `device`, resuming from `checkpoint-last/`
-/// if an earlier attempt left one without ending. Errors inside training
+/// Runs `trial` (the `trial.yaml` of `dir`, see [`Trial::write`]) into `dir`
+/// on `device`, resuming from `checkpoint-last/` if an earlier attempt left
+/// one without ending. Errors inside training
 /// are recorded in `status.json` as `failed` and returned; a diverged run
 /// is a result. `abort_after` (a test hook) aborts the process once the
 /// training log of that step is written, like a kill would.
@@ -165,7 +140,6 @@ pub fn run(
         }
         _ => checkpoint::find(dir, Which::Last),
     };
-    write_spec(dir, trial)?;
     let mut status = Status::running(crate::device::name(device), threads);
     status.write(dir)?;
     let clock = Instant::now();

@@ -16,14 +16,6 @@ fn trial_dir(results: &Path) -> PathBuf {
     std::fs::read_dir(&trials).unwrap().next().unwrap().unwrap().path()
 }
 
-fn comparable_metrics(dir: &Path) -> Vec<rnnlab::metrics::Row> {
-    rnnlab::metrics::read(&dir.join("metrics.csv"))
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.metric != "tokens_per_s" && r.metric != "elapsed_s")
-        .collect()
-}
-
 #[test]
 fn an_interrupted_trial_resumes_to_the_same_numbers() {
     let tmp = tempfile::tempdir().unwrap();

@@ -39,18 +39,18 @@ pub enum Model {
 /// (the n-gram is fitted again on its corpus: counting is quick and
 /// deterministic). Returns the model and a line saying what was loaded.
 pub fn open(path: &Path) -> Result<(Model, String)> {
-    if path.join(checkpoint::MODEL_FILE).is_file() {
+    if path.join(crate::layout::MODEL_FILE).is_file() {
         return Ok((Model::Rnn(rnn::RnnLm::load(path)?), format!("checkpoint {}", path.display())));
     }
-    if !path.join(crate::trial::SPEC_FILE).is_file() {
+    if !path.join(crate::layout::TRIAL_FILE).is_file() {
         bail!(
             "{} is neither a checkpoint directory (with {}) nor a trial directory (with {})",
             path.display(),
-            checkpoint::MODEL_FILE,
-            crate::trial::SPEC_FILE
+            crate::layout::MODEL_FILE,
+            crate::layout::TRIAL_FILE
         );
     }
-    let trial = crate::trial::read_trial(path)?;
+    let trial = crate::spec::sweep::Trial::read(path)?;
     if let Some(b) = &trial.baseline {
         if trial.spec.model.reverse_input {
             bail!("{} was fitted on reversed text; sampling it is not supported", trial.id);

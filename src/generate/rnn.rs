@@ -32,8 +32,8 @@ impl Clone for RnnState {
 impl RnnLm {
     /// Loads `model.safetensors`, `vocab.json` and `trial.yaml` of a checkpoint directory (on the CPU).
     pub fn load(dir: &Path) -> Result<RnnLm> {
-        let trial = checkpoint::read_trial(dir)?;
-        if !dir.join(checkpoint::VOCAB_FILE).is_file() {
+        let trial = crate::spec::sweep::Trial::read(dir)?;
+        if !dir.join(crate::layout::VOCAB_FILE).is_file() {
             bail!(
                 "{} holds a {} model, not a language model: apply it with `rnnlab decode`",
                 dir.display(),

@@ -18,6 +18,7 @@ use indexmap::IndexMap;
 use serde_yaml::Value;
 
 use crate::fsutil::write_atomic;
+use crate::layout;
 use crate::plot::{self, Curves};
 use crate::spec::sweep::{label, scalar};
 use crate::spec::ReportSpec;
@@ -27,7 +28,7 @@ use stats::Level;
 
 /// Reads the experiment's own `report:` defaults, if it has any.
 pub fn spec_defaults(exp_dir: &Path) -> ReportSpec {
-    let path = exp_dir.join(crate::runner::EXPERIMENT_FILE);
+    let path = exp_dir.join(layout::EXPERIMENT_FILE);
     std::fs::read_to_string(&path)
         .ok()
         .and_then(|text| crate::spec::parse(&text, &path.display().to_string(), "experiment").ok())
@@ -89,7 +90,8 @@ pub struct Section {
     pub records: Vec<Record>,
 }
 
-/// Checks report options against the metrics of the experiment's `task`.
+/// Checks the report options against the metrics of the experiment's `task`
+/// (the plan stage calls this before any analysis).
 pub fn check_options(o: &ReportSpec, task: &dyn TaskKind) -> Result<()> {
     let columns = crate::metrics::result_columns(task.metrics());
     if !columns.contains(&o.metric) {
@@ -149,11 +151,9 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// Builds the sections of a report over `records`.
+/// Builds the sections of a report over `records`, with options `o` that
+/// passed [`check_options`] and name a metric (see [`with_default_metric`]).
 pub fn analyse(records: &[Record], o: &ReportSpec) -> Result<Vec<Section>> {
-    let o = &with_default_metric(o, records);
-    let task = summary::task_of(records);
-    check_options(o, task)?;
     // Fitted baselines (n-grams) are references, not variants under test.
     let finished: Vec<&Record> = records.iter().filter(|r| r.is_finished() && r.trial.baseline.is_none()).collect();
     if finished.is_empty() {
@@ -163,7 +163,7 @@ pub fn analyse(records: &[Record], o: &ReportSpec) -> Result<Vec<Section>> {
     for r in &finished {
         by_section.entry(section_of(r, &o.split_by)?).or_default().push(r);
     }
-    let better_low = lower_is_better(task, &o.metric);
+    let better_low = lower_is_better(summary::task_of(records), &o.metric);
     let mut sections = Vec::new();
     for (name, recs) in by_section {
         let mut groups: IndexMap<String, Vec<f64>> = IndexMap::new();
@@ -259,22 +259,20 @@ fn importance(recs: &[&Record], o: &ReportSpec) -> Vec<(String, f64)> {
     factors.into_iter().filter_map(|(k, x)| stats::main_effect_share(&x, &y, 5).map(|s| (k, s))).collect()
 }
 
-/// Writes `report.md` and its plots into `exp_dir`; returns the files.
-pub fn write(exp_dir: &Path, o: &ReportSpec) -> Result<Vec<PathBuf>> {
-    let records = summary::collect(exp_dir)?;
-    let o = &with_default_metric(o, &records);
-    let sections = analyse(&records, o)?;
-    let plots_dir = exp_dir.join("plots");
+/// Writes `report.md` and its plots into `exp_dir` from the `sections`
+/// [`analyse`] found in its `records`; returns the files.
+pub fn write(exp_dir: &Path, records: &[Record], sections: &[Section], o: &ReportSpec) -> Result<Vec<PathBuf>> {
+    let plots_dir = layout::plots_dir(exp_dir);
     std::fs::create_dir_all(&plots_dir)?;
     let mut files = Vec::new();
     let name = exp_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut md = header(&name, &records, o);
+    let mut md = header(&name, records, o);
     for (k, s) in sections.iter().enumerate() {
         let suffix = if sections.len() > 1 { format!("_{k}") } else { String::new() };
         files.extend(section_markdown(&mut md, s, o, &plots_dir, &suffix)?);
     }
     md.push_str(METHODS);
-    let path = exp_dir.join("report.md");
+    let path = exp_dir.join(layout::REPORT_FILE);
     write_atomic(&path, md.as_bytes())?;
     files.insert(0, path);
     Ok(files)
@@ -387,7 +385,7 @@ fn section_markdown(
         &o.metric,
         &groups,
     )?);
-    let _ = writeln!(md, "\n![final metric per variant](plots/{box_name}.png)\n");
+    let _ = writeln!(md, "\n![final metric per variant]({})\n", layout::plot_link(&box_name));
     let lr_points: Vec<(String, Vec<(f64, f64)>)> = s
         .rows
         .iter()
@@ -411,7 +409,7 @@ fn section_markdown(
             ("learning rate", &o.metric),
             &lr_points,
         )?);
-        let _ = writeln!(md, "![final metric vs learning rate](plots/{name}.png)\n");
+        let _ = writeln!(md, "![final metric vs learning rate]({})\n", layout::plot_link(&name));
     }
     let split = o.metric.split('_').next().filter(|s| ["train", "val", "test"].contains(s)).unwrap_or("val");
     let metric = o.metric.split_once('_').map_or(o.metric.as_str(), |(_, m)| m);
@@ -427,7 +425,7 @@ fn section_markdown(
             &name,
             &Curves { title: &title, y_label: &curve_label, x_label: plot::STEP, curves, references: &[] },
         )?);
-        let _ = writeln!(md, "![learning curves](plots/{name}.png)\n");
+        let _ = writeln!(md, "![learning curves]({})\n", layout::plot_link(&name));
     }
     let by_length = summary::task_of(&s.records).by_length();
     if let Some(&first) = by_length.first() {
@@ -478,7 +476,7 @@ fn by_length_markdown(
         &name,
         &Curves { title: &title, y_label: metric, x_label: "source length (tokens)", curves, references: &[] },
     )?;
-    let _ = writeln!(md, "\n![accuracy by source length](plots/{name}.png)\n");
+    let _ = writeln!(md, "\n![accuracy by source length]({})\n", layout::plot_link(&name));
     Ok(files)
 }
 

@@ -35,6 +35,23 @@ pub struct Trial {
     pub baseline: Option<super::BaselineSpec>,
 }
 
+impl Trial {
+    /// The trial a trial directory's `trial.yaml` describes.
+    pub fn read(dir: &std::path::Path) -> anyhow::Result<Trial> {
+        use anyhow::Context;
+        let path = dir.join(crate::layout::TRIAL_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_yaml::from_str(&text).with_context(|| format!("{} is not a valid trial spec", path.display()))
+    }
+
+    /// Creates the trial directory `dir` and writes this trial's `trial.yaml`.
+    pub fn write(&self, dir: &std::path::Path) -> anyhow::Result<()> {
+        use anyhow::Context;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        crate::fsutil::write_atomic(&dir.join(crate::layout::TRIAL_FILE), serde_yaml::to_string(self)?.as_bytes())
+    }
+}
+
 /// Applies `key=value` overrides (values are YAML) to a loaded spec; used by
 /// `--set` on the command line.
 pub fn apply_overrides(loaded: &Loaded, overrides: &[String]) -> Result<Loaded, SpecError> {

@@ -214,7 +214,7 @@ pub fn solve_budget(
 /// else the trial's best checkpoint, else its last.
 pub fn checkpoint_dir(path: &Path) -> Result<PathBuf> {
     use anyhow::Context;
-    if path.join(crate::checkpoint::MODEL_FILE).is_file() {
+    if path.join(crate::layout::MODEL_FILE).is_file() {
         return Ok(path.to_path_buf());
     }
     crate::checkpoint::find(path, crate::train::Which::Best)

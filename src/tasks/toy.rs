@@ -120,6 +120,7 @@ mod tests {
         let trials = crate::tasks::expand(&loaded).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let trial_dir = dir.path().join("trials").join(&trials[0].id);
+        trials[0].write(&trial_dir).unwrap();
         let status = crate::trial::run(&trials[0], &trial_dir, tch::Device::Cpu, 1, &mut (), None).unwrap();
         // Bits are 0 or 1 (ids 2 and 3): chance is one half.
         let recall = status.result["val_recall"];

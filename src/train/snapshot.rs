@@ -5,14 +5,8 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 use super::{Eval, TrainLog};
+pub use crate::layout::Which;
 use crate::model::State;
-
-/// Which checkpoint: the latest, or the one at the best validation loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Which {
-    Last,
-    Best,
-}
 
 /// Where a run stands, beyond its tensors: enough, with a [`Snapshot`]'s
 /// tensors, to continue it and compute exactly what an uninterrupted run would.

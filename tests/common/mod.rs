@@ -31,6 +31,15 @@ pub fn write_spec(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
+/// A trial's `metrics.csv` rows without the timing ones, which vary run to run.
+pub fn comparable_metrics(dir: &Path) -> Vec<rnnlab::metrics::Row> {
+    rnnlab::metrics::read(&dir.join("metrics.csv"))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.metric != "tokens_per_s" && r.metric != "elapsed_s")
+        .collect()
+}
+
 pub fn summary_rows(exp: &Path) -> Vec<csv::StringRecord> {
     let mut r = csv::Reader::from_path(exp.join("summary.csv")).unwrap();
     r.records().map(|x| x.unwrap()).collect()

@@ -180,7 +180,7 @@ impl TaskData for Text {
     }
 
     fn checkpoint_files(&self) -> Result<Vec<(&'static str, String)>> {
-        Ok(vec![(crate::checkpoint::VOCAB_FILE, crate::checkpoint::vocab_json(&self.0.vocab)?)])
+        Ok(vec![(crate::layout::VOCAB_FILE, crate::checkpoint::vocab_json(&self.0.vocab)?)])
     }
 }
 

@@ -35,7 +35,7 @@ impl Decoder {
     /// (else its last); returns the decoder and what was loaded.
     pub fn open(path: &Path) -> Result<(Decoder, String)> {
         let dir = crate::tasks::checkpoint_dir(path)?;
-        let trial = checkpoint::read_trial(&dir)?;
+        let trial = crate::spec::sweep::Trial::read(&dir)?;
         let Some(task) = crate::tasks::of(&trial.spec)?.as_examples() else {
             bail!("{} holds a {} model, which reads no examples: use `rnnlab sample`", dir.display(), trial.spec.task);
         };

@@ -203,7 +203,7 @@ impl TaskData for ExampleData {
             source: d.source.tokens().to_vec(),
             target: d.target.tokens().to_vec(),
         };
-        Ok(vec![(crate::checkpoint::SYMBOLS_FILE, serde_json::to_string(&symbols)?)])
+        Ok(vec![(crate::layout::SYMBOLS_FILE, serde_json::to_string(&symbols)?)])
     }
 }
 
