@@ -5,6 +5,7 @@
 //! <results>/<experiment>/          experiment_dir(results, name)
 //!   experiment.yaml                the spec the sweep ran (after --set)
 //!   summary.csv, summary.md        one row per trial / per variant
+//!   metrics.json                   the task's metric declarations (unit, direction, default)
 //!   report.md                      rnnlab report
 //!   plots/                         <name>.png and <name>.svg
 //!   trials/<id>/                   trial_dir(experiment, id): everything one trial needs
@@ -26,6 +27,8 @@ pub const EXPERIMENT_FILE: &str = "experiment.yaml";
 pub const TRIALS_DIR: &str = "trials";
 pub const SUMMARY_CSV: &str = "summary.csv";
 pub const SUMMARY_MD: &str = "summary.md";
+/// The experiment's task and the metrics it declares (name, unit, direction).
+pub const METRICS_JSON_FILE: &str = "metrics.json";
 pub const REPORT_FILE: &str = "report.md";
 pub const PLOTS_DIR: &str = "plots";
 

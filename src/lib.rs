@@ -42,7 +42,11 @@ pub fn rebuild_outputs(exp_dir: &Path) -> anyhow::Result<(String, Vec<PathBuf>)>
 pub fn write_outputs(exp_dir: &Path, records: &[summary::Record]) -> anyhow::Result<(String, Vec<PathBuf>)> {
     let rows = summary::by_variant(records);
     let name = exp_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut files = vec![summary::write_csv(exp_dir, records)?, summary::write_markdown(exp_dir, &name, &rows)?];
+    let mut files = vec![
+        summary::write_csv(exp_dir, records)?,
+        summary::write_markdown(exp_dir, &name, &rows)?,
+        summary::write_metrics_json(exp_dir, records)?,
+    ];
     files.extend(plot::draw_all(exp_dir, records, &rows)?);
     Ok((summary::terminal_table(&rows), files))
 }

@@ -230,6 +230,15 @@ pub fn default_metric(task: &dyn TaskKind) -> String {
     format!("val_{}", task.metrics().iter().find(|m| m.default).map_or("loss", |m| m.name))
 }
 
+/// Writes `metrics.json`: the experiment's task and the metrics it declares
+/// ([`crate::tasks::describe`]), for tools that read the CSVs.
+pub fn write_metrics_json(exp_dir: &Path, records: &[Record]) -> Result<PathBuf> {
+    let path = exp_dir.join(crate::layout::METRICS_JSON_FILE);
+    let json = serde_json::to_string_pretty(&crate::tasks::describe(task_of(records)))?;
+    write_atomic(&path, format!("{json}\n").as_bytes())?;
+    Ok(path)
+}
+
 /// The task of a per-variant table (of its first variant with a finished trial).
 fn task_of_rows(rows: &[VariantRow]) -> &'static dyn TaskKind {
     rows.iter().find(|r| r.finished > 0).or(rows.first()).map_or(crate::tasks::REGISTRY[0], |r| r.task)

@@ -210,6 +210,21 @@ pub fn solve_budget(
     crate::model::solve_hidden_by(budget, what, count)
 }
 
+/// A task's declarations as JSON, for tools outside rnnlab (the notebook
+/// reads them from an experiment's `metrics.json`): its name, the metrics
+/// it logs with their unit and direction, the default report column and
+/// the result columns.
+pub fn describe(task: &dyn TaskKind) -> serde_json::Value {
+    let metrics: Vec<&Metric> = task.metrics().iter().chain(crate::metrics::TRAINING).collect();
+    serde_json::json!({
+        "task": task.name(),
+        "shape": task.shape(),
+        "default_metric": format!("val_{}", task.metrics().iter().find(|m| m.default).map_or("loss", |m| m.name)),
+        "metrics": metrics,
+        "result_columns": crate::metrics::result_columns(task.metrics()),
+    })
+}
+
 /// Where a trial directory's checkpoint is: `path` itself if it is one,
 /// else the trial's best checkpoint, else its last.
 pub fn checkpoint_dir(path: &Path) -> Result<PathBuf> {
