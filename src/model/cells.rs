@@ -9,11 +9,12 @@
 //!    equations, in `step`), a [`BuildLayer`] that creates its parameters
 //!    through [`LayerShape::param`], and its `CellDef`;
 //! 2. declare the file in `src/model/mod.rs` (`pub mod <file>;`);
-//! 3. register the entry in [`CELLS`] below.
+//! 3. register the entry in [`CELLS`] below: `&super::<file>::<NAME>,`
+//!    (at the end: the order is that of "expected one of …").
 //!
 //! The toy minimal gated unit shows the three steps: `src/model/mgu.rs`,
 //! `#[cfg(test)] mod mgu;` in `src/model/mod.rs`, and the registration line
-//! `#[cfg(test)] &mgu::MGU,` below; it is registered in unit tests only.
+//! `#[cfg(test)] &super::mgu::MGU,` below; it is registered in unit tests only.
 //!
 //! [`Cell`] is a `Copy` handle onto a registered entry rather than an enum,
 //! because an enum is a second list of the cells that must be kept in step
@@ -30,31 +31,28 @@ use serde::{Deserialize, Serialize, Serializer};
 
 pub use super::custom::{BuildLayer, CellLayer, LayerShape};
 pub use super::fused::Kernel;
-#[cfg(test)]
-use super::mgu;
-use super::{fused, gru, lstm};
 
 /// Every cell a spec can name, in the order error messages list them.
 pub static CELLS: &[&CellDef] = &[
-    &fused::RNN_TANH,
-    &fused::RNN_RELU,
-    &fused::LSTM,
-    &fused::GRU,
-    &lstm::VANILLA,
-    &lstm::NIG,
-    &lstm::NFG,
-    &lstm::NOG,
-    &lstm::NIAF,
-    &lstm::NOAF,
-    &lstm::NP,
-    &lstm::CIFG,
-    &lstm::FGR,
-    &gru::GRU_LECTURE,
-    &gru::MUT1,
-    &gru::MUT2,
-    &gru::MUT3,
+    &super::fused::RNN_TANH,
+    &super::fused::RNN_RELU,
+    &super::fused::LSTM,
+    &super::fused::GRU,
+    &super::lstm::VANILLA,
+    &super::lstm::NIG,
+    &super::lstm::NFG,
+    &super::lstm::NOG,
+    &super::lstm::NIAF,
+    &super::lstm::NOAF,
+    &super::lstm::NP,
+    &super::lstm::CIFG,
+    &super::lstm::FGR,
+    &super::gru::GRU_LECTURE,
+    &super::gru::MUT1,
+    &super::gru::MUT2,
+    &super::gru::MUT3,
     #[cfg(test)]
-    &mgu::MGU,
+    &super::mgu::MGU,
 ];
 
 /// What the code knows about one cell.
@@ -103,7 +101,7 @@ pub struct Cell(&'static CellDef);
 
 impl Cell {
     /// The default cell, PyTorch's LSTM.
-    pub const LSTM: Cell = Cell(&fused::LSTM);
+    pub const LSTM: Cell = Cell(&super::fused::LSTM);
 
     /// The registered cell called `name` (as a spec writes it).
     pub fn named(name: &str) -> Option<Cell> {

@@ -13,7 +13,7 @@
 //!
 //! It is registered in unit tests only, and touches exactly what any new
 //! cell touches: this file, `#[cfg(test)] mod mgu;` in `src/model/mod.rs`,
-//! and the line `#[cfg(test)] &mgu::MGU,` in `src/model/cells.rs`.
+//! and the line `#[cfg(test)] &super::mgu::MGU,` in `src/model/cells.rs`.
 use tch::Tensor;
 
 use super::cells::{Build, BuildLayer, CellDef};
