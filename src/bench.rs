@@ -71,7 +71,7 @@ pub struct BenchResult {
 /// LSTM stack of `hidden` × `layers`, `batch` sequences per step.
 pub fn spec(c: &BenchConfig) -> Spec {
     let train = TrainSpec { batch_size: c.batch, steps: Some(c.warmup + c.steps), ..Default::default() };
-    let model = ModelSpec { cell: Cell::Lstm, hidden: c.hidden, layers: c.layers, ..Default::default() };
+    let model = ModelSpec { cell: Cell::LSTM, hidden: c.hidden, layers: c.layers, ..Default::default() };
     let (task, source, model, train) = match &c.workload {
         Workload::Text { bptt, corpus } => {
             let source = match corpus {

@@ -2,12 +2,16 @@
 //! kernel they give the same outputs and gradients; each Greff variant
 //! matches an independent scalar implementation of the paper's equations;
 //! parameter counts match what is built.
-use rnnlab::model::custom::CellLayer;
-use rnnlab::model::{self, gru::GruLayer, CustomRnn, FusedRnn, Stack, State};
+use rnnlab::model::cells::{BuildLayer, CellLayer, LayerShape};
+use rnnlab::model::{self, gru::Gru, CustomRnn, FusedRnn, Stack, State};
 use rnnlab::spec::{Cell, InputEncoding, ModelSpec};
 use tch::{nn, Device, Kind, Tensor};
 
 const TOL: f64 = 1e-5;
+
+fn cell(name: &str) -> Cell {
+    Cell::named(name).expect("a registered cell")
+}
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
     f64::try_from((a - b).abs().max()).unwrap()
@@ -54,9 +58,9 @@ fn compare(fused: &FusedRnn, fvs: &nn::VarStore, custom: &CustomRnn, cvs: &nn::V
 fn lstm_np_equals_libtorch_lstm_in_values_and_gradients() {
     for bidirectional in [false, true] {
         let fvs = nn::VarStore::new(Device::Cpu);
-        let fused = FusedRnn::new(&fvs.root(), &Stack { bidirectional, ..Stack::new(Cell::Lstm, 5, 6, 2) });
+        let fused = FusedRnn::new(&fvs.root(), &Stack { bidirectional, ..Stack::new(Cell::LSTM, 5, 6, 2) });
         let cvs = nn::VarStore::new(Device::Cpu);
-        let custom = CustomRnn::new(&cvs.root(), &Stack { bidirectional, ..Stack::new(Cell::LstmNp, 5, 6, 2) });
+        let custom = CustomRnn::new(&cvs.root(), &Stack { bidirectional, ..Stack::new(cell("lstm_np"), 5, 6, 2) });
         copy_weights(&fvs, &cvs);
         compare(&fused, &fvs, &custom, &cvs, 3);
     }
@@ -66,16 +70,16 @@ fn lstm_np_equals_libtorch_lstm_in_values_and_gradients() {
 fn custom_gru_equals_libtorch_gru_in_values_and_gradients() {
     for bidirectional in [false, true] {
         let fvs = nn::VarStore::new(Device::Cpu);
-        let fused = FusedRnn::new(&fvs.root(), &Stack { bidirectional, ..Stack::new(Cell::Gru, 5, 6, 2) });
+        let fused = FusedRnn::new(&fvs.root(), &Stack { bidirectional, ..Stack::new(cell("gru"), 5, 6, 2) });
         let cvs = nn::VarStore::new(Device::Cpu);
+        let root = cvs.root();
         let dirs = if bidirectional { 2 } else { 1 };
         let layers: Vec<Vec<Box<dyn CellLayer>>> = (0..2)
             .map(|l| {
                 (0..dirs)
                     .map(|d| {
-                        let sfx = if d == 1 { format!("l{l}_reverse") } else { format!("l{l}") };
                         let input = if l == 0 { 5 } else { 6 * dirs };
-                        Box::new(GruLayer::new(&cvs.root(), true, input, 6, &sfx)) as Box<dyn CellLayer>
+                        Gru { reset_after: true }.build(&LayerShape::new(&root, l, d == 1, input, 6))
                     })
                     .collect()
             })
@@ -167,19 +171,19 @@ fn values(t: &Tensor) -> Vec<f64> {
 
 #[test]
 fn every_greff_variant_matches_its_equations() {
-    use Cell::*;
-    let cases: [(Cell, &str, bool, bool, bool); 9] = [
-        (LstmVanilla, "ifo", true, true, false),
-        (LstmNig, "fo", true, true, false),
-        (LstmNfg, "io", true, true, false),
-        (LstmNog, "if", true, true, false),
-        (LstmNiaf, "ifo", false, true, false),
-        (LstmNoaf, "ifo", true, false, false),
-        (LstmNp, "ifo", true, true, false),
-        (LstmCifg, "io", true, true, true),
-        (LstmFgr, "ifo", true, true, false),
+    let cases: [(&str, &str, bool, bool, bool); 9] = [
+        ("lstm_vanilla", "ifo", true, true, false),
+        ("lstm_nig", "fo", true, true, false),
+        ("lstm_nfg", "io", true, true, false),
+        ("lstm_nog", "if", true, true, false),
+        ("lstm_niaf", "ifo", false, true, false),
+        ("lstm_noaf", "ifo", true, false, false),
+        ("lstm_np", "ifo", true, true, false),
+        ("lstm_cifg", "io", true, true, true),
+        ("lstm_fgr", "ifo", true, true, false),
     ];
-    for (cell, gates, input_act, output_act, coupled) in cases {
+    for (name, gates, input_act, output_act, coupled) in cases {
+        let cell = cell(name);
         let vs = nn::VarStore::new(Device::Cpu);
         let rnn = CustomRnn::new(&vs.root(), &Stack::new(cell, 1, 1, 1));
         let vars = vs.variables();
@@ -187,8 +191,8 @@ fn every_greff_variant_matches_its_equations() {
         let (wi, wh) = (get("weight_ih_l0"), get("weight_hh_l0"));
         let b: Vec<f64> = get("bias_ih_l0").iter().zip(get("bias_hh_l0")).map(|(a, b)| a + b).collect();
         let (peep, gg) = (get("weight_peep_l0"), get("weight_gg_l0"));
-        assert_eq!(peep.is_empty(), cell == LstmNp, "{cell:?}: peepholes");
-        assert_eq!(gg.is_empty(), cell != LstmFgr, "{cell:?}: gate recurrence");
+        assert_eq!(peep.is_empty(), name == "lstm_np", "{cell:?}: peepholes");
+        assert_eq!(gg.is_empty(), name != "lstm_fgr", "{cell:?}: gate recurrence");
         let reference = Scalar { gates: gates.chars().collect(), input_act, output_act, coupled };
         let xs = [0.7, -1.3, 0.4, 2.0];
         let input = Tensor::from_slice(&xs.map(|v| v as f32)).view([1, 4, 1]);
@@ -210,29 +214,10 @@ fn every_greff_variant_matches_its_equations() {
 
 #[test]
 fn every_cell_composes_with_depth_direction_dropout_and_backprop() {
-    let cells = [
-        Cell::RnnTanh,
-        Cell::RnnRelu,
-        Cell::Lstm,
-        Cell::Gru,
-        Cell::LstmVanilla,
-        Cell::LstmNig,
-        Cell::LstmNfg,
-        Cell::LstmNog,
-        Cell::LstmNiaf,
-        Cell::LstmNoaf,
-        Cell::LstmNp,
-        Cell::LstmCifg,
-        Cell::LstmFgr,
-        Cell::GruLecture,
-        Cell::Mut1,
-        Cell::Mut2,
-        Cell::Mut3,
-    ];
-    for cell in cells {
+    for cell in Cell::all() {
         for bidirectional in [false, true] {
             let mut spec = ModelSpec { cell, hidden: 6, layers: 2, bidirectional, dropout: 0.3, ..Default::default() };
-            if cell.needs_input_equal_hidden() {
+            if cell.input_is_hidden {
                 if bidirectional {
                     continue;
                 }
@@ -241,7 +226,11 @@ fn every_cell_composes_with_depth_direction_dropout_and_backprop() {
             }
             let vs = nn::VarStore::new(Device::Cpu);
             let m = model::CharRnn::new(&vs.root(), &spec, 11);
-            assert_eq!(model::parameter_count(&vs), model::count_parameters(&spec, 11), "{cell:?} bi={bidirectional}");
+            assert_eq!(
+                model::parameter_count(&vs),
+                rnnlab::spec::build::count_without_drawing(&spec, 11),
+                "{cell:?} bi={bidirectional}"
+            );
             let ids = Tensor::from_slice(&[1i64, 4, 2, 9, 0, 3, 3, 7]).view([2, 4]);
             let (logits, state) = m.forward(&ids, &m.zero_state(2), true);
             assert_eq!(logits.size(), vec![2, 4, 11]);
@@ -260,28 +249,48 @@ fn every_cell_composes_with_depth_direction_dropout_and_backprop() {
 #[test]
 fn forget_bias_initialises_the_forget_gate() {
     let vs = nn::VarStore::new(Device::Cpu);
-    let _ = FusedRnn::new(&vs.root(), &Stack { forget_bias: Some(1.0), ..Stack::new(Cell::Lstm, 3, 4, 1) });
+    let _ = FusedRnn::new(&vs.root(), &Stack { forget_bias: Some(1.0), ..Stack::new(Cell::LSTM, 3, 4, 1) });
     let b = vs.variables()["bias_ih_l0"].shallow_clone();
     assert_eq!(values(&b.narrow(0, 4, 4)), vec![1.0; 4]);
     assert_eq!(values(&vs.variables()["bias_hh_l0"].narrow(0, 4, 4)), vec![0.0; 4]);
     // Without an input gate the forget block comes first.
     let vs = nn::VarStore::new(Device::Cpu);
-    let _ = CustomRnn::new(&vs.root(), &Stack { forget_bias: Some(1.0), ..Stack::new(Cell::LstmNig, 3, 4, 1) });
+    let _ = CustomRnn::new(&vs.root(), &Stack { forget_bias: Some(1.0), ..Stack::new(cell("lstm_nig"), 3, 4, 1) });
     assert_eq!(values(&vs.variables()["bias_ih_l0"].narrow(0, 0, 4)), vec![1.0; 4]);
 }
 
 #[test]
 fn parameter_budgets_are_solved_per_cell() {
-    for cell in [Cell::RnnTanh, Cell::Lstm, Cell::Gru, Cell::LstmVanilla, Cell::LstmFgr, Cell::LstmCifg] {
+    for cell in [cell("rnn_tanh"), Cell::LSTM, cell("gru"), cell("lstm_vanilla"), cell("lstm_fgr"), cell("lstm_cifg")] {
         let spec = ModelSpec { cell, layers: 2, ..Default::default() };
-        let h = model::solve_hidden(&spec, 96, 100_000).unwrap();
-        let count = |h| model::count_parameters(&ModelSpec { hidden: h, ..spec.clone() }, 96);
+        let h = rnnlab::spec::build::solve_hidden(&spec, 96, 100_000).unwrap();
+        let count = |h| rnnlab::spec::build::count_without_drawing(&ModelSpec { hidden: h, ..spec.clone() }, 96);
         assert!((count(h) - 100_000).abs() <= (count(h + 1) - 100_000).abs(), "{cell:?}");
         assert!((count(h) - 100_000).abs() <= (count(h - 1) - 100_000).abs(), "{cell:?}");
     }
-    let tanh = model::solve_hidden(&ModelSpec { cell: Cell::RnnTanh, ..Default::default() }, 96, 100_000).unwrap();
-    let lstm = model::solve_hidden(&ModelSpec { cell: Cell::Lstm, ..Default::default() }, 96, 100_000).unwrap();
+    let tanh =
+        rnnlab::spec::build::solve_hidden(&ModelSpec { cell: cell("rnn_tanh"), ..Default::default() }, 96, 100_000)
+            .unwrap();
+    let lstm =
+        rnnlab::spec::build::solve_hidden(&ModelSpec { cell: Cell::LSTM, ..Default::default() }, 96, 100_000).unwrap();
     assert!(tanh > lstm, "a tanh RNN gets more units for the same budget");
-    let err = model::solve_hidden(&ModelSpec::default(), 96, 500).unwrap_err().to_string();
+    let err = rnnlab::spec::build::solve_hidden(&ModelSpec::default(), 96, 500).unwrap_err().to_string();
     assert!(err.contains("below the smallest"), "{err}");
+}
+
+/// What each registry entry says of its cell is what gets built: the
+/// blocks of `weight_ih`, the state tensors, the stack kind.
+#[test]
+fn every_registry_entry_describes_what_it_builds() {
+    for cell in Cell::all() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let rnn = model::Recurrent::from_stack(&vs.root(), &Stack::new(cell, 3, 5, 1));
+        let rows = vs.variables()["weight_ih_l0"].size()[0];
+        assert_eq!(rows, cell.gates * 5, "{cell}: weight_ih blocks");
+        let state = rnn.zero_state(2, (Kind::Float, Device::Cpu));
+        assert_eq!(state.0.len(), cell.state.len(), "{cell}: state tensors");
+        assert_eq!(state.0[0].size(), vec![1, 2, 5], "{cell}: h");
+        assert_eq!(matches!(rnn, model::Recurrent::Fused(_)), cell.is_fused(), "{cell}: stack kind");
+        assert_eq!(cell.has_memory_cell(), cell.name().starts_with("lstm"), "{cell}: memory cell");
+    }
 }

@@ -27,6 +27,10 @@ use rnnlab::model::{FusedRnn, Stack};
 use rnnlab::spec::Cell;
 use tch::{nn, Device, Tensor};
 
+fn cell(name: &str) -> Cell {
+    Cell::named(name).expect("a registered cell")
+}
+
 fn build(cell: Cell, layers: i64) -> (nn::VarStore, FusedRnn) {
     let vs = nn::VarStore::new(Device::Cpu);
     let rnn = FusedRnn::new(&vs.root(), &Stack::new(cell, 3, 4, layers));
@@ -63,7 +67,7 @@ fn assert_close(got: &Tensor, want: &[f32], what: &str) {
 
 #[test]
 fn two_layer_lstm_matches_pytorch() {
-    let (_vs, rnn) = build(Cell::Lstm, 2);
+    let (_vs, rnn) = build(Cell::LSTM, 2);
     let (out, state) = rnn.forward(&input(), &rnn.zero_state(2), false);
     assert_close(
         &out,
@@ -95,7 +99,7 @@ fn two_layer_lstm_matches_pytorch() {
 
 #[test]
 fn gru_matches_pytorch() {
-    let (_vs, rnn) = build(Cell::Gru, 1);
+    let (_vs, rnn) = build(cell("gru"), 1);
     let (out, state) = rnn.forward(&input(), &rnn.zero_state(2), false);
     assert_close(
         &out,
@@ -112,7 +116,7 @@ fn gru_matches_pytorch() {
 
 #[test]
 fn tanh_rnn_matches_pytorch() {
-    let (_vs, rnn) = build(Cell::RnnTanh, 1);
+    let (_vs, rnn) = build(cell("rnn_tanh"), 1);
     let (out, _) = rnn.forward(&input(), &rnn.zero_state(2), false);
     assert_close(
         &out,
@@ -128,7 +132,7 @@ fn tanh_rnn_matches_pytorch() {
 #[test]
 fn inter_layer_dropout_is_off_in_eval_and_on_in_training() {
     let vs = nn::VarStore::new(Device::Cpu);
-    let rnn = FusedRnn::new(&vs.root(), &Stack { dropout: 0.5, ..Stack::new(Cell::Lstm, 3, 4, 2) });
+    let rnn = FusedRnn::new(&vs.root(), &Stack { dropout: 0.5, ..Stack::new(Cell::LSTM, 3, 4, 2) });
     let x = input();
     let eval = |_| rnn.forward(&x, &rnn.zero_state(2), false).0;
     assert!(eval(0).equal(&eval(1)), "evaluation must be deterministic (no dropout)");

@@ -30,7 +30,8 @@ impl Clone for RnnState {
 }
 
 impl RnnLm {
-    /// Loads `model.safetensors`, `vocab.json` and `trial.yaml` of a checkpoint directory (on the CPU).
+    /// Loads `model.safetensors`, `model.json`, `vocab.json` and `trial.yaml`
+    /// of a checkpoint directory (on the CPU).
     pub fn load(dir: &Path) -> Result<RnnLm> {
         let trial = crate::spec::sweep::Trial::read(dir)?;
         if !dir.join(crate::layout::VOCAB_FILE).is_file() {
@@ -45,12 +46,11 @@ impl RnnLm {
         }
         let vocab = checkpoint::read_vocab(dir)?;
         let vs = nn::VarStore::new(Device::Cpu);
-        // The hidden size trained: solved again from a parameter budget (as
-        // the trial did), so checkpoints written before model.json recorded it load too.
-        let spec = crate::model::resolve(&trial.spec.model, vocab.len())?;
+        // The model as trained (hidden solved from a parameter budget), as `decode` reads it.
+        let spec = checkpoint::read_model_spec(dir)?;
         let model = CharRnn::new(&vs.root(), &spec, vocab.len());
         load_named(&named_variables(&vs), checkpoint::read_model(dir)?, "model")
-            .with_context(|| format!("{} does not fit its trial.yaml", dir.display()))?;
+            .with_context(|| format!("{} does not fit its model.json", dir.display()))?;
         Ok(RnnLm { _vs: vs, model, vocab })
     }
 

@@ -7,8 +7,8 @@
 use tch::nn::{self, Init};
 use tch::Tensor;
 
-use super::{gru, lstm, Stack, State};
-use crate::spec::Cell;
+use super::cells::Build;
+use super::{Stack, State};
 
 /// One direction of one layer of a hand-written cell.
 pub trait CellLayer: std::fmt::Debug + Send {
@@ -21,29 +21,58 @@ pub trait CellLayer: std::fmt::Debug + Send {
     fn state_sizes(&self) -> Vec<i64>;
 }
 
-/// Uniform ±1/√hidden, PyTorch's initialisation of recurrent weights.
-pub fn init(hidden: i64) -> Init {
-    let k = 1.0 / (hidden as f64).sqrt();
-    Init::Uniform { lo: -k, up: k }
+/// A hand-written cell's constructor (its configuration, e.g. an LSTM
+/// [`super::lstm::Variant`]): builds one direction of one layer.
+pub trait BuildLayer: Sync {
+    fn build(&self, shape: &LayerShape) -> Box<dyn CellLayer>;
 }
 
-/// Builds one direction of one layer; `sfx` is `l0`, `l1_reverse`, ….
-fn layer(
-    vs: &nn::Path,
-    cell: Cell,
-    input: i64,
-    hidden: i64,
-    sfx: &str,
-    forget_bias: Option<f64>,
-) -> Box<dyn CellLayer> {
-    if let Some(variant) = lstm::Variant::of(cell) {
-        return Box::new(lstm::LstmLayer::new(vs, variant, input, hidden, sfx, forget_bias));
+/// One direction of one layer as its constructor sees it: sizes, the
+/// forget bias, and where its parameters go.
+pub struct LayerShape<'a> {
+    /// Features of the layer's input.
+    pub input: i64,
+    pub hidden: i64,
+    /// Initial forget-gate bias, if set (see [`super::cells::CellDef::forget_gate`]).
+    pub forget_bias: Option<f64>,
+    path: &'a nn::Path<'a>,
+    /// `l0`, `l1_reverse`, …
+    suffix: String,
+    zero_init: bool,
+}
+
+impl<'a> LayerShape<'a> {
+    /// Layer `layer` (from 0), backward direction if `reverse`, default initialisation.
+    pub fn new(path: &'a nn::Path<'a>, layer: i64, reverse: bool, input: i64, hidden: i64) -> LayerShape<'a> {
+        let suffix = if reverse { format!("l{layer}_reverse") } else { format!("l{layer}") };
+        LayerShape { input, hidden, forget_bias: None, path, suffix, zero_init: false }
     }
-    match cell {
-        Cell::GruLecture => Box::new(gru::GruLayer::new(vs, false, input, hidden, sfx)),
-        Cell::Mut1 | Cell::Mut2 | Cell::Mut3 => Box::new(gru::MutLayer::new(vs, cell, input, hidden, sfx)),
-        other => panic!("{other:?} is not a hand-written cell"),
+
+    /// Layer `layer`, direction `reverse` of `stack`.
+    pub fn of(path: &'a nn::Path<'a>, stack: &Stack, layer: i64, reverse: bool) -> LayerShape<'a> {
+        let dirs = if stack.bidirectional { 2 } else { 1 };
+        let input = if layer == 0 { stack.input } else { stack.hidden * dirs };
+        LayerShape {
+            forget_bias: stack.forget_bias,
+            zero_init: stack.zero_init,
+            ..LayerShape::new(path, layer, reverse, input, stack.hidden)
+        }
     }
+
+    /// A parameter `<name>_<suffix>` (PyTorch's `weight_ih_l0`,
+    /// `bias_hh_l1_reverse`, …), uniform in ±1/√hidden as PyTorch
+    /// initialises recurrent weights, or zero when the stack is built only
+    /// to be counted (which draws nothing from libtorch's generator).
+    pub fn param(&self, name: &str, dims: &[i64]) -> Tensor {
+        let init = if self.zero_init { Init::Const(0.0) } else { init(self.hidden) };
+        self.path.var(&format!("{name}_{}", self.suffix), dims, init)
+    }
+}
+
+/// Uniform ±1/√hidden, PyTorch's initialisation of recurrent weights.
+fn init(hidden: i64) -> Init {
+    let k = 1.0 / (hidden as f64).sqrt();
+    Init::Uniform { lo: -k, up: k }
 }
 
 #[derive(Debug)]
@@ -56,21 +85,14 @@ pub struct CustomRnn {
 }
 
 impl CustomRnn {
+    /// Builds the stack's layers under `vs`; panics if its cell is fused.
     pub fn new(vs: &nn::Path, stack: &Stack) -> CustomRnn {
-        let Stack { cell, input, hidden, layers, bidirectional, dropout, forget_bias } = *stack;
-        let dirs = if bidirectional { 2 } else { 1 };
-        let layers = (0..layers)
-            .map(|l| {
-                let in_dim = if l == 0 { input } else { hidden * dirs };
-                (0..dirs)
-                    .map(|d| {
-                        let sfx = if d == 1 { format!("l{l}_reverse") } else { format!("l{l}") };
-                        layer(vs, cell, in_dim, hidden, &sfx, forget_bias)
-                    })
-                    .collect()
-            })
+        let Build::Layers(builder) = stack.cell.build else { panic!("{:?} is not a hand-written cell", stack.cell) };
+        let dirs = if stack.bidirectional { 2 } else { 1 };
+        let layers = (0..stack.layers)
+            .map(|l| (0..dirs).map(|d| builder.build(&LayerShape::of(vs, stack, l, d == 1))).collect())
             .collect();
-        CustomRnn { layers, hidden, dropout, bidirectional }
+        CustomRnn { layers, hidden: stack.hidden, dropout: stack.dropout, bidirectional: stack.bidirectional }
     }
 
     /// Builds a stack from ready-made layers (tests use this to compare

@@ -6,15 +6,51 @@
 //! inter-layer dropout is really off in evaluation. Parameter names follow
 //! PyTorch (`weight_ih_l0`, `bias_hh_l1_reverse`, …) so weights can be
 //! compared with and loaded by PyTorch.
-use tch::nn::{self, Init};
 use tch::Tensor;
 
+use super::cells::{Build, CellDef};
+use super::custom::LayerShape;
 use super::{Stack, State};
-use crate::spec::Cell;
+
+/// PyTorch's `nn.RNN(nonlinearity="tanh")`.
+pub static RNN_TANH: CellDef = fused("rnn_tanh", Kernel::RnnTanh, &["h"], 1);
+/// PyTorch's `nn.RNN(nonlinearity="relu")`.
+pub static RNN_RELU: CellDef = fused("rnn_relu", Kernel::RnnRelu, &["h"], 1);
+/// PyTorch's LSTM (no peepholes); gate blocks i, f, g, o.
+pub static LSTM: CellDef = CellDef { forget_gate: true, ..fused("lstm", Kernel::Lstm, &["h", "c"], 4) };
+/// PyTorch's GRU (reset gate applied after the recurrent product).
+pub static GRU: CellDef = fused("gru", Kernel::Gru, &["h"], 3);
+
+const fn fused(name: &'static str, kernel: Kernel, state: &'static [&'static str], gates: i64) -> CellDef {
+    CellDef { name, state, gates, forget_gate: false, input_is_hidden: false, build: Build::Fused(kernel) }
+}
+
+/// The libtorch kernel a fused cell runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    RnnTanh,
+    RnnRelu,
+    Lstm,
+    Gru,
+}
+
+impl Kernel {
+    /// The mode number cuDNN knows the kernel by.
+    fn cudnn_mode(self) -> i64 {
+        match self {
+            Kernel::RnnRelu => 0,
+            Kernel::RnnTanh => 1,
+            Kernel::Lstm => 2,
+            Kernel::Gru => 3,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct FusedRnn {
-    cell: Cell,
+    kernel: Kernel,
+    /// State tensors per layer-direction (2 for the LSTM's `[h, c]`).
+    states: usize,
     pub(crate) weights: Vec<Tensor>,
     hidden: i64,
     layers: i64,
@@ -26,31 +62,23 @@ impl FusedRnn {
     /// Creates the weights under `vs`, initialised as PyTorch does:
     /// uniform in ±1/√hidden for every weight and bias. `forget_bias`, for
     /// the LSTM, sets the forget gate's bias (in `bias_ih`; its `bias_hh`
-    /// share is zeroed).
-    pub fn new(vs: &nn::Path, stack: &Stack) -> FusedRnn {
-        let Stack { cell, input, hidden, layers, bidirectional, dropout, forget_bias } = *stack;
+    /// share is zeroed). Panics if the stack's cell has no fused kernel.
+    pub fn new(vs: &tch::nn::Path, stack: &Stack) -> FusedRnn {
+        let Build::Fused(kernel) = stack.cell.build else { panic!("{:?} has no fused kernel", stack.cell) };
+        let Stack { cell, input, hidden, layers, bidirectional, dropout, forget_bias, .. } = *stack;
         let dirs = if bidirectional { 2 } else { 1 };
-        let gates = match cell {
-            Cell::Lstm => 4,
-            Cell::Gru => 3,
-            Cell::RnnTanh | Cell::RnnRelu => 1,
-            other => panic!("{other:?} has no fused kernel"),
-        };
-        let gate = gates * hidden;
-        let k = 1.0 / (hidden as f64).sqrt();
-        let init = Init::Uniform { lo: -k, up: k };
+        let gate = cell.gates * hidden;
         let mut weights = Vec::new();
         for layer in 0..layers {
-            let in_dim = if layer == 0 { input } else { hidden * dirs };
             for dir in 0..dirs {
-                let sfx = if dir == 1 { "_reverse" } else { "" };
-                weights.push(vs.var(&format!("weight_ih_l{layer}{sfx}"), &[gate, in_dim], init));
-                weights.push(vs.var(&format!("weight_hh_l{layer}{sfx}"), &[gate, hidden], init));
-                weights.push(vs.var(&format!("bias_ih_l{layer}{sfx}"), &[gate], init));
-                weights.push(vs.var(&format!("bias_hh_l{layer}{sfx}"), &[gate], init));
+                let shape = LayerShape::of(vs, stack, layer, dir == 1);
+                weights.push(shape.param("weight_ih", &[gate, shape.input]));
+                weights.push(shape.param("weight_hh", &[gate, hidden]));
+                weights.push(shape.param("bias_ih", &[gate]));
+                weights.push(shape.param("bias_hh", &[gate]));
             }
         }
-        if let (Some(fb), Cell::Lstm) = (forget_bias, cell) {
+        if let (Some(fb), Kernel::Lstm) = (forget_bias, kernel) {
             tch::no_grad(|| {
                 for pair in weights.chunks(4) {
                     let _ = pair[2].narrow(0, hidden, hidden).fill_(fb);
@@ -62,18 +90,12 @@ impl FusedRnn {
             // Re-homes the weights into one contiguous buffer that cuDNN uses
             // directly (as PyTorch's flatten_parameters does); otherwise every
             // call would copy them.
-            let mode = match cell {
-                Cell::RnnRelu => 0,
-                Cell::RnnTanh => 1,
-                Cell::Lstm => 2,
-                _ => 3,
-            };
             let _buffer = tch::no_grad(|| {
                 Tensor::internal_cudnn_rnn_flatten_weight(
                     &weights,
                     4,
                     input,
-                    mode,
+                    kernel.cudnn_mode(),
                     hidden,
                     0,
                     layers,
@@ -82,7 +104,7 @@ impl FusedRnn {
                 )
             });
         }
-        FusedRnn { cell, weights, hidden, layers, bidirectional, dropout }
+        FusedRnn { kernel, states: cell.state.len(), weights, hidden, layers, bidirectional, dropout }
     }
 
     pub fn output_size(&self) -> i64 {
@@ -94,10 +116,7 @@ impl FusedRnn {
         let dirs = if self.bidirectional { 2 } else { 1 };
         let w = &self.weights[0];
         let z = Tensor::zeros([self.layers * dirs, batch, self.hidden], (w.kind(), w.device()));
-        match self.cell {
-            Cell::Lstm => State(vec![z.shallow_clone(), z]),
-            _ => State(vec![z]),
-        }
+        State((0..self.states).map(|_| z.shallow_clone()).collect())
     }
 
     /// `input`: `[batch, time, features]` → (`[batch, time, hidden·dirs]`, final state).
@@ -105,21 +124,21 @@ impl FusedRnn {
     pub fn forward(&self, input: &Tensor, state: &State, train: bool) -> (Tensor, State) {
         let (layers, dropout, bi) = (self.layers, self.dropout, self.bidirectional);
         let h = &state.0[0];
-        match self.cell {
-            Cell::Lstm => {
+        match self.kernel {
+            Kernel::Lstm => {
                 let weights: Vec<&Tensor> = self.weights.iter().collect();
                 let (out, h, c) = input.lstm(&[h, &state.0[1]], &weights, true, layers, dropout, train, bi, true);
                 (out, State(vec![h, c]))
             }
-            Cell::Gru => {
+            Kernel::Gru => {
                 let (out, h) = input.gru(h, &self.weights, true, layers, dropout, train, bi, true);
                 (out, State(vec![h]))
             }
-            Cell::RnnTanh => {
+            Kernel::RnnTanh => {
                 let (out, h) = input.rnn_tanh(h, &self.weights, true, layers, dropout, train, bi, true);
                 (out, State(vec![h]))
             }
-            _ => {
+            Kernel::RnnRelu => {
                 let (out, h) = input.rnn_relu(h, &self.weights, true, layers, dropout, train, bi, true);
                 (out, State(vec![h]))
             }

@@ -1,9 +1,32 @@
 //! Hand-written GRUs and Jozefowicz et al.'s (2015) MUT1–MUT3.
-use tch::nn;
 use tch::Tensor;
 
-use super::custom::{init, CellLayer};
-use crate::spec::Cell;
+use super::cells::{Build, BuildLayer, CellDef};
+use super::custom::{CellLayer, LayerShape};
+
+/// The GRU of the lecture and of Cho et al. (2014): the reset gate scales
+/// the previous state before the recurrent product.
+pub static GRU_LECTURE: CellDef = cell("gru_lecture", 3, false, &Gru { reset_after: false });
+/// Jozefowicz et al.'s (2015) evolved architectures.
+pub static MUT1: CellDef = cell("mut1", 2, true, &Mut::Mut1);
+pub static MUT2: CellDef = cell("mut2", 2, true, &Mut::Mut2);
+pub static MUT3: CellDef = cell("mut3", 3, false, &Mut::Mut3);
+
+const fn cell(name: &'static str, gates: i64, input_is_hidden: bool, build: &'static dyn BuildLayer) -> CellDef {
+    CellDef { name, state: &["h"], gates, forget_gate: false, input_is_hidden, build: Build::Layers(build) }
+}
+
+/// A hand-written GRU, in PyTorch's formulation (`reset_after`) or the lecture's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gru {
+    pub reset_after: bool,
+}
+
+impl BuildLayer for Gru {
+    fn build(&self, shape: &LayerShape) -> Box<dyn CellLayer> {
+        Box::new(GruLayer::new(shape, self.reset_after))
+    }
+}
 
 /// A GRU layer; weights laid out as PyTorch's (`[3H, ·]`, blocks r, z, n).
 ///
@@ -30,15 +53,15 @@ pub struct GruLayer {
 }
 
 impl GruLayer {
-    pub fn new(vs: &nn::Path, reset_after: bool, input: i64, hidden: i64, sfx: &str) -> GruLayer {
-        let w = init(hidden);
+    pub fn new(shape: &LayerShape, reset_after: bool) -> GruLayer {
+        let (input, hidden) = (shape.input, shape.hidden);
         GruLayer {
             reset_after,
             hidden,
-            w_ih: vs.var(&format!("weight_ih_{sfx}"), &[3 * hidden, input], w),
-            w_hh: vs.var(&format!("weight_hh_{sfx}"), &[3 * hidden, hidden], w),
-            b_ih: vs.var(&format!("bias_ih_{sfx}"), &[3 * hidden], w),
-            b_hh: vs.var(&format!("bias_hh_{sfx}"), &[3 * hidden], w),
+            w_ih: shape.param("weight_ih", &[3 * hidden, input]),
+            w_hh: shape.param("weight_hh", &[3 * hidden, hidden]),
+            b_ih: shape.param("bias_ih", &[3 * hidden]),
+            b_hh: shape.param("bias_hh", &[3 * hidden]),
         }
     }
 }
@@ -84,9 +107,22 @@ impl CellLayer for GruLayer {
 /// ```
 /// MUT1 and MUT2 add the raw input to hidden-size vectors, so their input
 /// size must equal the hidden size (checked by the spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mut {
+    Mut1,
+    Mut2,
+    Mut3,
+}
+
+impl BuildLayer for Mut {
+    fn build(&self, shape: &LayerShape) -> Box<dyn CellLayer> {
+        Box::new(MutLayer::new(shape, *self))
+    }
+}
+
 #[derive(Debug)]
 pub struct MutLayer {
-    cell: Cell,
+    mutant: Mut,
     hidden: i64,
     /// Input weights of the blocks that read x through a matrix, stacked.
     w_x: Tensor,
@@ -97,25 +133,19 @@ pub struct MutLayer {
 }
 
 impl MutLayer {
-    pub fn new(vs: &nn::Path, cell: Cell, input: i64, hidden: i64, sfx: &str) -> MutLayer {
-        let w = init(hidden);
+    pub fn new(shape: &LayerShape, mutant: Mut) -> MutLayer {
+        let (input, hidden) = (shape.input, shape.hidden);
         // Blocks of x-projections: MUT1 z, r; MUT2 z, h; MUT3 z, r, h.
-        let x_blocks = if cell == Cell::Mut3 { 3 } else { 2 };
-        let h_blocks = if cell == Cell::Mut1 { 1 } else { 2 };
+        let x_blocks = if mutant == Mut::Mut3 { 3 } else { 2 };
+        let h_blocks = if mutant == Mut::Mut1 { 1 } else { 2 };
         MutLayer {
-            cell,
+            mutant,
             hidden,
-            w_x: vs.var(&format!("weight_ih_{sfx}"), &[x_blocks * hidden, input], w),
-            b: vs.var(&format!("bias_{sfx}"), &[3 * hidden], w),
-            w_h: vs.var(&format!("weight_gates_hh_{sfx}"), &[h_blocks * hidden, hidden], w),
-            w_hh: vs.var(&format!("weight_hh_{sfx}"), &[hidden, hidden], w),
+            w_x: shape.param("weight_ih", &[x_blocks * hidden, input]),
+            b: shape.param("bias", &[3 * hidden]),
+            w_h: shape.param("weight_gates_hh", &[h_blocks * hidden, hidden]),
+            w_hh: shape.param("weight_hh", &[hidden, hidden]),
         }
-    }
-
-    pub fn parameter_count(cell: Cell, input: i64, hidden: i64) -> i64 {
-        let x_blocks = if cell == Cell::Mut3 { 3 } else { 2 };
-        let h_blocks = if cell == Cell::Mut1 { 1 } else { 2 };
-        x_blocks * hidden * input + 3 * hidden + h_blocks * hidden * hidden + hidden * hidden
     }
 }
 
@@ -123,7 +153,7 @@ impl CellLayer for MutLayer {
     /// `[x-projections…, x]`: the raw input rides along for MUT1/MUT2.
     fn project_input(&self, x: &Tensor) -> Tensor {
         let p = x.linear::<Tensor>(&self.w_x, None);
-        if self.cell == Cell::Mut3 {
+        if self.mutant == Mut::Mut3 {
             p
         } else {
             Tensor::cat(&[p, x.shallow_clone()], -1)
@@ -136,18 +166,18 @@ impl CellLayer for MutLayer {
         let xs = xp.split(n, 1);
         let b = self.b.split(n, 0);
         let wh = self.w_h.split(n, 0);
-        let (z, r, x_cand) = match self.cell {
-            Cell::Mut1 => {
+        let (z, r, x_cand) = match self.mutant {
+            Mut::Mut1 => {
                 let z = (&xs[0] + &b[0]).sigmoid();
                 let r = (&xs[1] + h.linear::<Tensor>(&wh[0], None) + &b[1]).sigmoid();
                 (z, r, xs[2].tanh())
             }
-            Cell::Mut2 => {
+            Mut::Mut2 => {
                 let z = (&xs[0] + h.linear::<Tensor>(&wh[1], None) + &b[0]).sigmoid();
                 let r = (&xs[2] + h.linear::<Tensor>(&wh[0], None) + &b[1]).sigmoid();
                 (z, r, xs[1].shallow_clone())
             }
-            _ => {
+            Mut::Mut3 => {
                 let z = (&xs[0] + h.tanh().linear::<Tensor>(&wh[1], None) + &b[0]).sigmoid();
                 let r = (&xs[1] + h.linear::<Tensor>(&wh[0], None) + &b[1]).sigmoid();
                 (z, r, xs[2].shallow_clone())

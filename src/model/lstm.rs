@@ -20,11 +20,42 @@
 //! left out), so NP with the same weights computes exactly what libtorch's
 //! fused `lstm` does. Peepholes are `weight_peep` `[n, H]` (rows i, f, o of
 //! the gates present); FGR's matrix is `weight_gg` `[n·H, n·H]`.
-use tch::nn;
 use tch::Tensor;
 
-use super::custom::{init, CellLayer};
-use crate::spec::Cell;
+use super::cells::{Build, BuildLayer, CellDef};
+use super::custom::{CellLayer, LayerShape};
+
+/// Greff et al.'s vanilla LSTM: input, forget and output gates, peepholes.
+pub static VANILLA: CellDef = cell("lstm_vanilla", &Variant::VANILLA);
+/// Vanilla without the input gate (NIG).
+pub static NIG: CellDef = cell("lstm_nig", &Variant { input_gate: false, ..Variant::VANILLA });
+/// No forget gate (NFG).
+pub static NFG: CellDef = cell("lstm_nfg", &Variant { forget_gate: false, ..Variant::VANILLA });
+/// No output gate (NOG).
+pub static NOG: CellDef = cell("lstm_nog", &Variant { output_gate: false, ..Variant::VANILLA });
+/// No input activation function (NIAF).
+pub static NIAF: CellDef = cell("lstm_niaf", &Variant { input_activation: false, ..Variant::VANILLA });
+/// No output activation function (NOAF).
+pub static NOAF: CellDef = cell("lstm_noaf", &Variant { output_activation: false, ..Variant::VANILLA });
+/// No peepholes (NP): the same function as the fused `lstm`.
+pub static NP: CellDef = cell("lstm_np", &Variant { peepholes: false, ..Variant::VANILLA });
+/// Coupled input and forget gate, f = 1 − i (CIFG).
+pub static CIFG: CellDef = cell("lstm_cifg", &Variant { forget_gate: false, coupled: true, ..Variant::VANILLA });
+/// Full gate recurrence: gates also read the previous step's gates (FGR).
+pub static FGR: CellDef = cell("lstm_fgr", &Variant { full_gate_recurrence: true, ..Variant::VANILLA });
+
+/// The registry entry of a variant: state `[h, c]` (plus the previous
+/// gate activations for FGR), a forget bias where it has a forget gate.
+const fn cell(name: &'static str, v: &'static Variant) -> CellDef {
+    CellDef {
+        name,
+        state: if v.full_gate_recurrence { &["h", "c", "gates"] } else { &["h", "c"] },
+        gates: v.blocks(),
+        forget_gate: v.forget_gate,
+        input_is_hidden: false,
+        build: Build::Layers(v),
+    }
+}
 
 /// Which parts of the vanilla LSTM a variant keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,45 +83,14 @@ impl Variant {
         full_gate_recurrence: false,
     };
 
-    /// The variant a hand-written LSTM cell name stands for.
-    pub fn of(cell: Cell) -> Option<Variant> {
-        let v = Variant::VANILLA;
-        Some(match cell {
-            Cell::LstmVanilla => v,
-            Cell::LstmNig => Variant { input_gate: false, ..v },
-            Cell::LstmNfg => Variant { forget_gate: false, ..v },
-            Cell::LstmNog => Variant { output_gate: false, ..v },
-            Cell::LstmNiaf => Variant { input_activation: false, ..v },
-            Cell::LstmNoaf => Variant { output_activation: false, ..v },
-            Cell::LstmNp => Variant { peepholes: false, ..v },
-            Cell::LstmCifg => Variant { forget_gate: false, coupled: true, ..v },
-            Cell::LstmFgr => Variant { full_gate_recurrence: true, ..v },
-            _ => return None,
-        })
-    }
-
     /// Sigmoid gates with weights of their own, in block order (i, f, o).
-    fn sigmoid_gates(self) -> usize {
-        usize::from(self.input_gate) + usize::from(self.forget_gate) + usize::from(self.output_gate)
+    const fn sigmoid_gates(self) -> usize {
+        self.input_gate as usize + self.forget_gate as usize + self.output_gate as usize
     }
 
     /// Weight blocks in `weight_ih`/`weight_hh`: the sigmoid gates and z.
-    pub fn blocks(self) -> i64 {
+    pub const fn blocks(self) -> i64 {
         self.sigmoid_gates() as i64 + 1
-    }
-
-    /// Scalar parameters of one layer-direction with `input` inputs.
-    pub fn parameter_count(self, input: i64, hidden: i64) -> i64 {
-        let g = self.blocks() * hidden;
-        let n = self.sigmoid_gates() as i64;
-        let mut count = g * input + g * hidden + 2 * g;
-        if self.peepholes {
-            count += n * hidden;
-        }
-        if self.full_gate_recurrence {
-            count += (n * hidden) * (n * hidden);
-        }
-        count
     }
 }
 
@@ -106,14 +106,23 @@ pub struct LstmLayer {
     w_gg: Option<Tensor>,
 }
 
+impl BuildLayer for Variant {
+    fn build(&self, shape: &LayerShape) -> Box<dyn CellLayer> {
+        Box::new(LstmLayer::new(shape, *self))
+    }
+}
+
 impl LstmLayer {
-    pub fn new(vs: &nn::Path, v: Variant, input: i64, hidden: i64, sfx: &str, forget_bias: Option<f64>) -> LstmLayer {
+    /// Parameters in the order `bias_ih`, `bias_hh`, `weight_ih`,
+    /// `weight_hh`, `weight_peep`, `weight_gg` (the order their values are
+    /// drawn in, so it is part of every trained result).
+    pub fn new(shape: &LayerShape, v: Variant) -> LstmLayer {
+        let (input, hidden) = (shape.input, shape.hidden);
         let g = v.blocks() * hidden;
         let n = v.sigmoid_gates() as i64;
-        let w = init(hidden);
-        let b_ih = vs.var(&format!("bias_ih_{sfx}"), &[g], w);
-        let b_hh = vs.var(&format!("bias_hh_{sfx}"), &[g], w);
-        if let (Some(fb), true) = (forget_bias, v.forget_gate) {
+        let b_ih = shape.param("bias_ih", &[g]);
+        let b_hh = shape.param("bias_hh", &[g]);
+        if let (Some(fb), true) = (shape.forget_bias, v.forget_gate) {
             let f = i64::from(v.input_gate);
             tch::no_grad(|| {
                 let _ = b_ih.narrow(0, f * hidden, hidden).fill_(fb);
@@ -123,12 +132,12 @@ impl LstmLayer {
         LstmLayer {
             v,
             hidden,
-            w_ih: vs.var(&format!("weight_ih_{sfx}"), &[g, input], w),
-            w_hh: vs.var(&format!("weight_hh_{sfx}"), &[g, hidden], w),
+            w_ih: shape.param("weight_ih", &[g, input]),
+            w_hh: shape.param("weight_hh", &[g, hidden]),
             b_ih,
             b_hh,
-            peep: v.peepholes.then(|| vs.var(&format!("weight_peep_{sfx}"), &[n, hidden], w)),
-            w_gg: v.full_gate_recurrence.then(|| vs.var(&format!("weight_gg_{sfx}"), &[n * hidden, n * hidden], w)),
+            peep: v.peepholes.then(|| shape.param("weight_peep", &[n, hidden])),
+            w_gg: v.full_gate_recurrence.then(|| shape.param("weight_gg", &[n * hidden, n * hidden])),
         }
     }
 }

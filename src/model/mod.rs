@@ -1,16 +1,26 @@
-//! The character model: input encoding → recurrent stack → linear read-out.
+//! Recurrent models, the lowest layer above libtorch: the cells (one
+//! registry entry and one file each, see [`cells`]), the stacks that run
+//! them (fused or hand-written), the input encoding and the character model
+//! (input encoding → recurrent stack → linear read-out).
+//!
+//! Nothing here reads the experiment spec: everything is built from
+//! model-level values such as [`Stack`]; `crate::spec::build` turns a
+//! `ModelSpec` into them.
+pub mod cells;
 pub mod custom;
 pub mod fused;
 pub mod gru;
 pub mod lstm;
+#[cfg(test)]
+mod mgu;
 
+use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
+pub use cells::Cell;
 pub use custom::CustomRnn;
 pub use fused::FusedRnn;
-
-use crate::spec::{Cell, InputEncoding, ModelSpec};
 
 /// Recurrent state carried between windows: one tensor per state kind
 /// (`[h]`, `[h, c]`, …), each `[layers·dirs, batch, size]`.
@@ -38,22 +48,16 @@ pub struct Stack {
     pub dropout: f64,
     /// Initial LSTM forget-gate bias, if set.
     pub forget_bias: Option<f64>,
+    /// Every parameter zero instead of PyTorch's random initialisation: for
+    /// a model built only to be counted, which then draws nothing from
+    /// libtorch's global generator (see [`count_without_drawing`]).
+    pub zero_init: bool,
 }
 
 impl Stack {
     /// One direction, no dropout, default initialisation.
     pub fn new(cell: Cell, input: i64, hidden: i64, layers: i64) -> Stack {
-        Stack { cell, input, hidden, layers, bidirectional: false, dropout: 0.0, forget_bias: None }
-    }
-
-    /// The stack a model spec asks for over `input` features.
-    pub fn of(spec: &ModelSpec, input: i64) -> Stack {
-        Stack {
-            bidirectional: spec.bidirectional,
-            dropout: spec.dropout,
-            forget_bias: spec.forget_bias,
-            ..Stack::new(spec.cell, input, spec.hidden as i64, spec.layers as i64)
-        }
+        Stack { cell, input, hidden, layers, bidirectional: false, dropout: 0.0, forget_bias: None, zero_init: false }
     }
 }
 
@@ -65,11 +69,7 @@ pub enum Recurrent {
 }
 
 impl Recurrent {
-    pub fn new(vs: &nn::Path, spec: &ModelSpec, input: i64) -> Recurrent {
-        Recurrent::from_stack(vs, &Stack::of(spec, input))
-    }
-
-    /// A stack whose shape is not one model spec's (e.g. a seq2seq decoder).
+    /// The stack on the kernel or the layers its cell's registry entry names.
     pub fn from_stack(vs: &nn::Path, stack: &Stack) -> Recurrent {
         if stack.cell.is_fused() {
             Recurrent::Fused(FusedRnn::new(vs, stack))
@@ -100,6 +100,15 @@ impl Recurrent {
     }
 }
 
+/// How token ids enter a recurrent stack.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputEncoding {
+    #[default]
+    Onehot,
+    Embedding,
+}
+
 /// How token ids enter a recurrent stack: one-hot vectors, or a learned
 /// embedding (parameter `<path>.weight`) with `input: embedding`.
 #[derive(Debug)]
@@ -109,9 +118,22 @@ pub struct InputLayer {
 }
 
 impl InputLayer {
-    pub fn new(path: nn::Path, spec: &ModelSpec, vocab: i64) -> InputLayer {
-        let embedding = (spec.input == InputEncoding::Embedding)
-            .then(|| nn::embedding(path, vocab, spec.embedding_size as i64, Default::default()));
+    /// `embedding_size` counts only with [`InputEncoding::Embedding`];
+    /// `zero_init` as in [`Stack::zero_init`].
+    pub fn with_encoding(
+        path: nn::Path,
+        encoding: InputEncoding,
+        embedding_size: i64,
+        vocab: i64,
+        zero_init: bool,
+    ) -> InputLayer {
+        let config = if zero_init {
+            nn::EmbeddingConfig { ws_init: nn::Init::Const(0.0), ..Default::default() }
+        } else {
+            Default::default()
+        };
+        let embedding =
+            (encoding == InputEncoding::Embedding).then(|| nn::embedding(path, vocab, embedding_size, config));
         InputLayer { vocab, embedding }
     }
 
@@ -138,13 +160,26 @@ pub struct CharRnn {
 }
 
 impl CharRnn {
-    /// Builds the model's parameters under `vs` (`embedding.*`, `rnn.*`, `head.*`).
-    pub fn new(vs: &nn::Path, spec: &ModelSpec, vocab: usize) -> CharRnn {
-        let vocab = vocab as i64;
-        let input = InputLayer::new(vs / "embedding", spec, vocab);
-        let rnn = Recurrent::new(&(vs / "rnn"), spec, input.features());
-        let head = nn::linear(vs / "head", rnn.output_size(), vocab, Default::default());
-        CharRnn { input, rnn, head, dropout: spec.dropout }
+    /// Builds the model's parameters under `vs` (`embedding.*`, `rnn.*`,
+    /// `head.*`, in that order): `stack` reads what the input layer gives
+    /// (its `input` is set from it), and its dropout also applies before the
+    /// read-out over `vocab` symbols.
+    pub fn with_stack(
+        vs: &nn::Path,
+        encoding: InputEncoding,
+        embedding_size: i64,
+        stack: Stack,
+        vocab: i64,
+    ) -> CharRnn {
+        let input = InputLayer::with_encoding(vs / "embedding", encoding, embedding_size, vocab, stack.zero_init);
+        let rnn = Recurrent::from_stack(&(vs / "rnn"), &Stack { input: input.features(), ..stack });
+        let config = if stack.zero_init {
+            nn::LinearConfig { ws_init: nn::Init::Const(0.0), bs_init: Some(nn::Init::Const(0.0)), bias: true }
+        } else {
+            Default::default()
+        };
+        let head = nn::linear(vs / "head", rnn.output_size(), vocab, config);
+        CharRnn { input, rnn, head, dropout: stack.dropout }
     }
 
     pub fn zero_state(&self, batch: i64) -> State {
@@ -165,29 +200,6 @@ pub fn parameter_count(vs: &nn::VarStore) -> i64 {
     vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
 }
 
-/// Parameters of a model built from `spec` over `vocab` symbols, computed
-/// without building it (used to solve `param_budget` for a hidden size).
-pub fn count_parameters(spec: &ModelSpec, vocab: usize) -> i64 {
-    let (v, h) = (vocab as i64, spec.hidden as i64);
-    let dirs = if spec.bidirectional { 2 } else { 1 };
-    let input = match spec.input {
-        InputEncoding::Onehot => v,
-        InputEncoding::Embedding => spec.embedding_size as i64,
-    };
-    let embedding = if spec.input == InputEncoding::Embedding { v * input } else { 0 };
-    let layer = |i: i64| -> i64 {
-        match spec.cell {
-            Cell::RnnTanh | Cell::RnnRelu => h * (i + h) + 2 * h,
-            Cell::Lstm => 4 * h * (i + h) + 8 * h,
-            Cell::Gru | Cell::GruLecture => 3 * h * (i + h) + 6 * h,
-            Cell::Mut1 | Cell::Mut2 | Cell::Mut3 => gru::MutLayer::parameter_count(spec.cell, i, h),
-            cell => lstm::Variant::of(cell).expect("an LSTM variant").parameter_count(i, h),
-        }
-    };
-    let recurrent: i64 = (0..spec.layers as i64).map(|l| dirs * layer(if l == 0 { input } else { h * dirs })).sum();
-    embedding + recurrent + (h * dirs) * v + v
-}
-
 /// Sum of token cross-entropies (nats) and of correct argmax predictions
 /// over the targets that count (targets of -100 are ignored).
 pub fn loss_and_correct(logits: &Tensor, target: &Tensor) -> (Tensor, Tensor) {
@@ -201,14 +213,6 @@ pub fn loss_and_correct(logits: &Tensor, target: &Tensor) -> (Tensor, Tensor) {
 
 /// Target id of positions that are read but not scored.
 pub const IGNORE: i64 = -100;
-
-/// The hidden size whose parameter count is closest to `budget` (ties go
-/// to the smaller model), or an error if even hidden = 1 exceeds it.
-pub fn solve_hidden(spec: &ModelSpec, vocab: usize, budget: usize) -> anyhow::Result<usize> {
-    solve_hidden_by(budget, &format!("{:?} model with a vocabulary of {vocab}", spec.cell), |h| {
-        count_parameters(&ModelSpec { hidden: h, ..spec.clone() }, vocab)
-    })
-}
 
 /// The hidden size whose `count` is closest to `budget` (ties go to the
 /// smaller model); `count` must grow with the hidden size.
@@ -235,13 +239,4 @@ pub fn solve_hidden_by(budget: usize, what: &str, count: impl Fn(usize) -> i64) 
         }
     }
     Ok(if (count(hi) - budget).abs() < (budget - count(lo)).abs() { hi } else { lo })
-}
-
-/// The model spec a trial trains: `hidden` solved from `param_budget` if given.
-pub fn resolve(spec: &ModelSpec, vocab: usize) -> anyhow::Result<ModelSpec> {
-    let mut m = spec.clone();
-    if let Some(budget) = spec.param_budget {
-        m.hidden = solve_hidden(spec, vocab, budget)?;
-    }
-    Ok(m)
 }

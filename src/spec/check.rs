@@ -4,7 +4,16 @@
 //! (`crate::tasks::TaskKind::check`), and the validation stage runs both.
 use std::path::Path;
 
-use super::{InputEncoding, Lengths, LrSchedule, OptimizerKind, Shape, Source, Spec, Strings};
+use super::{Cell, InputEncoding, Lengths, LrSchedule, OptimizerKind, Shape, Source, Spec, Strings};
+
+/// The cells whose input size must equal hidden, for messages: "mut1 and mut2".
+pub(crate) fn input_is_hidden_cells() -> String {
+    let names: Vec<&str> = Cell::all().filter(|c| c.input_is_hidden).map(|c| c.name()).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.concat(),
+    }
+}
 
 impl Spec {
     /// Checks the values serde cannot: ranges, combinations, the budget.
@@ -38,7 +47,7 @@ impl Spec {
             return err("model.embedding_size", "must be at least 1");
         }
         if let Some(fb) = m.forget_bias {
-            if !m.cell.has_forget_gate() {
+            if !m.cell.forget_gate {
                 return err("model.forget_bias", "only LSTM cells with a forget gate have a forget bias");
             }
             if !fb.is_finite() {
@@ -48,19 +57,23 @@ impl Spec {
         if m.param_budget == Some(0) {
             return err("model.param_budget", "must be at least 1");
         }
-        if m.cell.needs_input_equal_hidden() {
+        if m.cell.input_is_hidden {
+            let tied = input_is_hidden_cells();
             if m.param_budget.is_some() {
                 return err(
                     "model.param_budget",
-                    "mut1 and mut2 tie the input size to hidden; give hidden and embedding_size instead of a budget",
+                    &format!("{tied} tie the input size to hidden; give hidden and embedding_size instead of a budget"),
                 );
             }
             let input_ok = m.input == InputEncoding::Embedding && m.embedding_size == m.hidden;
             if !input_ok || (m.bidirectional && m.layers > 1) {
                 return err(
                     "model.cell",
-                    "mut1 and mut2 add the raw input to a hidden-size vector, so their input size must equal \
-                     hidden: use `input: embedding` with `embedding_size` equal to `hidden` (and no bidirectional stack)",
+                    &format!(
+                        "{tied} add the raw input to a hidden-size vector, so their input size must equal \
+                         hidden: use `input: embedding` with `embedding_size` equal to `hidden` (and no \
+                         bidirectional stack)"
+                    ),
                 );
             }
         }

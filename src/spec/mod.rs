@@ -6,7 +6,9 @@
 //! resolved trials; a resolved trial is the same [`Spec`] with an empty sweep,
 //! and that is what gets written beside each trial's results.
 pub mod baseline;
+pub mod build;
 mod check;
+pub(crate) use check::input_is_hidden_cells;
 mod data;
 mod locate;
 pub mod random;
@@ -18,6 +20,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 pub use crate::device::DeviceSpec;
+/// `model.cell` names an entry of the cell registry ([`crate::model::cells`]).
+pub use crate::model::{Cell, InputEncoding};
 pub use baseline::BaselineSpec;
 pub use data::{ConlluColumn, DataSpec, Lengths, Shape, Source, SplitFractions, Strings, Tokens, DEFAULT_BUILTIN};
 
@@ -81,83 +85,10 @@ impl Default for ReportSpec {
     }
 }
 
-/// The recurrent cell. The first four run on libtorch's fused kernels
-/// (cuDNN on CUDA); the rest are written out from their equations in
-/// `src/model/` and run step by step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Cell {
-    RnnTanh,
-    RnnRelu,
-    /// PyTorch's LSTM (no peepholes).
-    Lstm,
-    /// PyTorch's GRU (reset gate applied after the recurrent product).
-    Gru,
-    /// Greff et al.'s vanilla LSTM: input, forget and output gates, peepholes.
-    LstmVanilla,
-    /// Vanilla without the input gate (NIG).
-    LstmNig,
-    /// No forget gate (NFG).
-    LstmNfg,
-    /// No output gate (NOG).
-    LstmNog,
-    /// No input activation function (NIAF).
-    LstmNiaf,
-    /// No output activation function (NOAF).
-    LstmNoaf,
-    /// No peepholes (NP): the same function as `lstm`.
-    LstmNp,
-    /// Coupled input and forget gate, f = 1 − i (CIFG).
-    LstmCifg,
-    /// Full gate recurrence: gates also read the previous step's gates (FGR).
-    LstmFgr,
-    /// The GRU of the lecture and of Cho et al. (2014): the reset gate scales
-    /// the previous state before the recurrent product.
-    GruLecture,
-    /// Jozefowicz et al.'s (2015) evolved architectures.
-    Mut1,
-    Mut2,
-    Mut3,
-}
-
-impl Cell {
-    /// Runs on libtorch's fused kernels.
-    pub fn is_fused(self) -> bool {
-        matches!(self, Cell::RnnTanh | Cell::RnnRelu | Cell::Lstm | Cell::Gru)
-    }
-
-    /// Has an LSTM forget gate whose bias `forget_bias` can set.
-    pub fn has_forget_gate(self) -> bool {
-        matches!(
-            self,
-            Cell::Lstm
-                | Cell::LstmVanilla
-                | Cell::LstmNig
-                | Cell::LstmNog
-                | Cell::LstmNiaf
-                | Cell::LstmNoaf
-                | Cell::LstmNp
-                | Cell::LstmFgr
-        )
-    }
-
-    /// Adds the raw input to a hidden-size vector, so needs input size = hidden.
-    pub fn needs_input_equal_hidden(self) -> bool {
-        matches!(self, Cell::Mut1 | Cell::Mut2)
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InputEncoding {
-    #[default]
-    Onehot,
-    Embedding,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSpec {
+    /// The recurrent cell: a name registered in [`crate::model::cells::CELLS`].
     pub cell: Cell,
     pub hidden: usize,
     pub layers: usize,
@@ -248,7 +179,7 @@ impl DecodeSpec {
 impl Default for ModelSpec {
     fn default() -> Self {
         ModelSpec {
-            cell: Cell::Lstm,
+            cell: Cell::LSTM,
             hidden: 128,
             layers: 1,
             bidirectional: false,

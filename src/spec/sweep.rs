@@ -397,7 +397,7 @@ mod tests {
         assert!(trials[0].id.starts_with("rnn_tanh-1-s1-"), "{}", trials[0].id);
         assert_eq!(trials[11].spec.model.layers, 2);
         assert_eq!(trials[11].spec.train.seed, 2);
-        assert_eq!(trials[11].spec.model.cell, crate::spec::Cell::Gru);
+        assert_eq!(trials[11].spec.model.cell, crate::spec::Cell::named("gru").unwrap());
         assert!(trials.iter().all(|t| t.spec.sweep.is_empty()));
     }
 

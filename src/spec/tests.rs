@@ -13,7 +13,7 @@ fn check(src: &str) -> Result<Spec, SpecError> {
 fn defaults_are_filled_in() {
     let s = check(MINIMAL).unwrap();
     assert_eq!(s.name, "exp");
-    assert_eq!(s.model.cell, Cell::Lstm);
+    assert_eq!(s.model.cell, Cell::LSTM);
     assert_eq!(s.model.hidden, 128);
     assert_eq!(s.train.optimizer, OptimizerKind::Adam);
     assert_eq!(s.train.clip_grad_norm, Some(5.0));

@@ -101,19 +101,16 @@ impl Seq2Seq {
         for (field, cell, input) in
             [("model.cell", spec.cell, source_features), ("model.decoder_cell", decoder_cell, decoder_input)]
         {
-            if cell.needs_input_equal_hidden() && input != hidden {
+            if cell.input_is_hidden && input != hidden {
                 bail!("{field}: {cell:?} needs an input of {hidden} features (= hidden), this one has {input}");
             }
         }
         let encoder = Recurrent::from_stack(&(vs / "encoder"), &Stack::of(spec, source_features));
         let decoder_stack = Stack {
             cell: decoder_cell,
-            input: decoder_input,
-            hidden,
             layers: decoder_layers,
             bidirectional: false,
-            dropout: spec.dropout,
-            forget_bias: spec.forget_bias,
+            ..Stack::of(spec, decoder_input)
         };
         let decoder = Recurrent::from_stack(&(vs / "decoder"), &decoder_stack);
         let options = (Kind::Float, vs.device());

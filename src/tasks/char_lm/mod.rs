@@ -13,7 +13,6 @@ use tch::nn;
 use super::{BestTrial, Column, PlotSpec, TaskData, TaskKind};
 use crate::data::Corpus;
 use crate::metrics::{bits, Direction, Metric};
-use crate::model::CharRnn;
 use crate::spec::{ModelSpec, Shape, Spec};
 use crate::train::{Eval, Objective};
 
@@ -153,28 +152,15 @@ const SAMPLE_CHARS: usize = 200;
 const SAMPLE_TEMPERATURE: f64 = 0.8;
 
 impl TaskData for Text {
+    /// Solved by counting zero-initialised models, which draws nothing from
+    /// libtorch's generator: the model is initialised from the freshly
+    /// seeded one, as it was when budgets were solved by arithmetic.
     fn resolve_model(&self, spec: &Spec) -> Result<ModelSpec> {
-        let vocab = self.0.vocab.len();
-        let mut m = spec.model.clone();
-        if m.param_budget.is_some() {
-            let what = format!("{:?} model with a vocabulary of {vocab}", m.cell);
-            m.hidden = super::solve_budget(&m, &what, |vs, m| {
-                CharRnn::new(vs, m, vocab);
-                Ok(())
-            })?;
-        }
-        Ok(m)
+        crate::spec::build::resolve(&spec.model, self.0.vocab.len())
     }
 
     fn objective<'a>(&'a self, spec: &'a Spec, vs: &nn::VarStore) -> Result<(Box<dyn Objective + 'a>, ModelSpec)> {
         let model = self.resolve_model(spec)?;
-        if spec.model.param_budget.is_some() {
-            // Solving the budget built models, which drew from libtorch's
-            // generator; a language model has always been initialised from
-            // the freshly seeded one (its budget used to be solved by
-            // arithmetic), so committed results reproduce.
-            tch::manual_seed(spec.train.seed as i64);
-        }
         let objective = LmObjective::new(spec, &model, &self.0, vs)?;
         Ok((Box::new(objective), model))
     }

@@ -174,7 +174,10 @@ pub fn load(task: &'static dyn ExampleTask, spec: &Spec) -> Result<Box<dyn TaskD
 }
 
 /// The model spec a trial of `task` trains on `data`: `hidden` solved from
-/// `param_budget` if given.
+/// `param_budget` if given, by counting the parameters of models built
+/// (and initialised) for candidate sizes. Those builds draw from libtorch's
+/// generator after the trial seeded it, before its model is built: the
+/// committed results of the example tasks were produced that way.
 pub fn resolve_model(task: &dyn ExampleTask, spec: &Spec, data: &Dataset) -> Result<ModelSpec> {
     let mut m = spec.model.clone();
     if m.param_budget.is_some() {

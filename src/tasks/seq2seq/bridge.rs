@@ -3,8 +3,7 @@
 use tch::nn::{self, Module};
 use tch::Tensor;
 
-use crate::model::{lstm, State};
-use crate::spec::Cell;
+use crate::model::{Cell, State};
 
 /// What the bridge needs to know of one recurrent stack.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +18,7 @@ pub(super) struct Side {
 impl Side {
     /// Keeps an LSTM memory cell `c` as its second state tensor.
     fn has_cell_state(&self) -> bool {
-        self.cell == Cell::Lstm || lstm::Variant::of(self.cell).is_some()
+        self.cell.has_memory_cell()
     }
 }
 

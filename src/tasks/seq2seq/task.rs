@@ -62,12 +62,14 @@ impl TaskKind for Seq2seqTask {
         if m.decoder_layers == Some(0) {
             return err("model.decoder_layers", "must be at least 1".into());
         }
-        if m.decoder_cell.or(Some(m.cell)).is_some_and(|c| c.needs_input_equal_hidden()) {
+        if m.decoder_cell.or(Some(m.cell)).is_some_and(|c| c.input_is_hidden) {
             return err(
                 "model.decoder_cell",
-                "mut1 and mut2 tie their input size to hidden, which a decoder's input (embedding plus context) \
-                 does not match; use them as the encoder only"
-                    .into(),
+                format!(
+                    "{} tie their input size to hidden, which a decoder's input (embedding plus context) \
+                     does not match; use them as the encoder only",
+                    crate::spec::input_is_hidden_cells()
+                ),
             );
         }
         if !(0.0..=1.0).contains(&spec.train.teacher_forcing) {

@@ -9,6 +9,10 @@ const SOURCE_VOCAB: i64 = 6;
 const TARGET_VOCAB: i64 = 6;
 const ATTENTIONS: [Att; 3] = [Att::None, Att::Luong, Att::Bahdanau];
 
+fn cell(name: &str) -> Cell {
+    Cell::named(name).expect("a registered cell")
+}
+
 fn small(cell: Cell, attention: Att) -> ModelSpec {
     ModelSpec { cell, hidden: 8, input: InputEncoding::Embedding, embedding_size: 6, attention, ..ModelSpec::default() }
 }
@@ -30,7 +34,7 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn beam_of_width_one_is_greedy() {
-    let cells = [Cell::Lstm, Cell::LstmCifg, Cell::GruLecture];
+    let cells = [Cell::LSTM, cell("lstm_cifg"), cell("gru_lecture")];
     for (i, (cell, attention)) in cells.iter().flat_map(|&c| ATTENTIONS.map(|a| (c, a))).enumerate() {
         let spec = ModelSpec { bidirectional: i % 2 == 1, layers: 1 + i % 2, ..small(cell, attention) };
         let (_vs, model) = build(&spec, TARGET_VOCAB, i as i64);
@@ -71,7 +75,7 @@ fn wide_beam_finds_the_best_of_all_hypotheses() {
     let mut optima = std::collections::HashSet::new();
     for seed in 0..6 {
         for attention in ATTENTIONS {
-            let (_vs, model) = build(&small(Cell::Lstm, attention), vocab, seed);
+            let (_vs, model) = build(&small(Cell::LSTM, attention), vocab, seed);
             // Sharper, source-dependent distributions and a rarer <EOS> make
             // the best answer something other than the empty one.
             tch::no_grad(|| {
@@ -116,7 +120,7 @@ fn wide_beam_finds_the_best_of_all_hypotheses() {
 
 #[test]
 fn teacher_forced_forward_matches_the_step_by_step_path() {
-    for (cell, layers) in [(Cell::Lstm, 2), (Cell::GruLecture, 1), (Cell::LstmFgr, 2)] {
+    for (cell, layers) in [(Cell::LSTM, 2), (cell("gru_lecture"), 1), (cell("lstm_fgr"), 2)] {
         for attention in [Att::None, Att::Luong] {
             let spec = ModelSpec { layers, bidirectional: true, decoder_layers: Some(1), ..small(cell, attention) };
             let (_vs, model) = build(&spec, TARGET_VOCAB, 3);
@@ -134,7 +138,7 @@ fn teacher_forced_forward_matches_the_step_by_step_path() {
 #[test]
 fn free_running_forward_decodes_greedily_and_mixing_picks_per_example() {
     for attention in ATTENTIONS {
-        let (_vs, model) = build(&small(Cell::Gru, attention), TARGET_VOCAB, 4);
+        let (_vs, model) = build(&small(cell("gru"), attention), TARGET_VOCAB, 4);
         let source = sources(5, 3);
         // Only the first column, <BOS>, is read when no token is forced.
         let target_in = Tensor::full([5, 6], 3, (Kind::Int64, Device::Cpu));
@@ -162,10 +166,10 @@ fn free_running_forward_decodes_greedily_and_mixing_picks_per_example() {
 fn bridges_map_any_encoder_to_any_decoder() {
     let cases = [
         // (encoder, layers, bidirectional, decoder, layers, a learned c?)
-        (Cell::Gru, 2, true, Cell::Lstm, 3, false),
-        (Cell::Lstm, 1, true, Cell::LstmCifg, 2, true),
-        (Cell::LstmVanilla, 2, false, Cell::LstmFgr, 2, true),
-        (Cell::Lstm, 3, false, Cell::Gru, 1, false),
+        (cell("gru"), 2, true, Cell::LSTM, 3, false),
+        (Cell::LSTM, 1, true, cell("lstm_cifg"), 2, true),
+        (cell("lstm_vanilla"), 2, false, cell("lstm_fgr"), 2, true),
+        (Cell::LSTM, 3, false, cell("gru"), 1, false),
     ];
     for (enc, layers, bidirectional, dec, decoder_layers, learned_c) in cases {
         for attention in ATTENTIONS {
@@ -203,7 +207,9 @@ fn bridges_map_any_encoder_to_any_decoder() {
 
 #[test]
 fn same_shaped_stacks_pass_the_state_unchanged() {
-    for (cell, decoder) in [(Cell::Lstm, Cell::LstmNp), (Cell::Gru, Cell::GruLecture), (Cell::LstmFgr, Cell::LstmFgr)] {
+    for (cell, decoder) in
+        [(Cell::LSTM, cell("lstm_np")), (cell("gru"), cell("gru_lecture")), (cell("lstm_fgr"), cell("lstm_fgr"))]
+    {
         let spec = ModelSpec { layers: 2, decoder_cell: Some(decoder), ..small(cell, Att::Luong) };
         let (vs, model) = build(&spec, TARGET_VOCAB, 6);
         assert!(matches!(model.bridge, Bridge::Copy));
@@ -222,7 +228,7 @@ fn same_shaped_stacks_pass_the_state_unchanged() {
 /// on a busy machine OpenMP's waiting threads can make it many times slower.
 #[test]
 fn learns_to_reverse_three_symbols() {
-    let spec = ModelSpec { hidden: 32, embedding_size: 16, ..small(Cell::Lstm, Att::Luong) };
+    let spec = ModelSpec { hidden: 32, embedding_size: 16, ..small(Cell::LSTM, Att::Luong) };
     let (source_vocab, target_vocab) = (5, 6);
     tch::manual_seed(0);
     let vs = nn::VarStore::new(Device::Cpu);
@@ -254,7 +260,7 @@ fn learns_to_reverse_three_symbols() {
 
 #[test]
 fn decoding_and_building_reject_bad_settings() {
-    let (_vs, model) = build(&small(Cell::Lstm, Att::None), TARGET_VOCAB, 0);
+    let (_vs, model) = build(&small(Cell::LSTM, Att::None), TARGET_VOCAB, 0);
     let source = sources(2, 3);
     let err = model.beam(&source, 0, 1.0, 5).unwrap_err().to_string();
     assert_eq!(err, "decode.beam: must be at least 1");
@@ -264,12 +270,12 @@ fn decoding_and_building_reject_bad_settings() {
     assert!(model.log_prob(&source, &[vec![3]]).is_err());
     assert!(model.log_prob(&source, &[vec![3], vec![TARGET_VOCAB]]).is_err());
     let vs = nn::VarStore::new(Device::Cpu);
-    assert!(Seq2Seq::new(&vs.root(), &small(Cell::Lstm, Att::None), SOURCE_VOCAB, 2).is_err());
+    assert!(Seq2Seq::new(&vs.root(), &small(Cell::LSTM, Att::None), SOURCE_VOCAB, 2).is_err());
 }
 
 #[test]
 fn log_prob_sums_the_token_log_probs_including_eos() {
-    let (_vs, model) = build(&small(Cell::LstmCifg, Att::Bahdanau), TARGET_VOCAB, 7);
+    let (_vs, model) = build(&small(cell("lstm_cifg"), Att::Bahdanau), TARGET_VOCAB, 7);
     let source = sources(3, 4);
     let targets = vec![vec![], vec![3, 4], vec![5, 5, 3, 4]];
     let tokens = model.token_log_probs(&source, &targets).unwrap();
