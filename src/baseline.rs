@@ -12,7 +12,7 @@ use crate::metrics::{bits, MetricsLog};
 use crate::ngram::{self, word::WordNgram};
 use crate::spec::baseline::{BaselineSpec, Unit};
 use crate::spec::sweep::Trial;
-use crate::trial::{State, Status};
+use crate::trial::{Status, TrialState};
 
 /// Fits and evaluates the baseline of `t` (the `trial.yaml` of `dir`) into
 /// `dir`; failures are recorded
@@ -27,9 +27,9 @@ pub fn run(t: &Trial, dir: &Path) -> Result<Status> {
     let outcome = fit_into(t, b, dir, &mut status);
     status.elapsed_s = clock.elapsed().as_secs_f64();
     match &outcome {
-        Ok(()) => status.state = State::Finished,
+        Ok(()) => status.state = TrialState::Finished,
         Err(e) => {
-            status.state = State::Failed;
+            status.state = TrialState::Failed;
             status.message = Some(format!("{e:#}"));
         }
     }

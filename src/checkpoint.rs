@@ -56,7 +56,7 @@ pub fn read_model_spec(dir: &Path) -> Result<ModelSpec> {
 
 /// `state.json`: the run's [`Position`] plus what the trial's files need.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct State {
+pub struct CheckpointState {
     #[serde(flatten)]
     pub position: Position,
     /// Rows of `metrics.csv` written when the checkpoint was taken; a
@@ -86,7 +86,7 @@ pub fn write(
     save(MODEL_FILE, &snapshot.model)?;
     save(OPTIMIZER_FILE, &snapshot.optimizer)?;
     save(HIDDEN_FILE, &snapshot.hidden)?;
-    let state = State { position: snapshot.position.clone(), metrics_rows };
+    let state = CheckpointState { position: snapshot.position.clone(), metrics_rows };
     std::fs::write(dir.join(STATE_FILE), serde_json::to_string_pretty(&state)?)?;
     for (file, contents) in files {
         std::fs::write(dir.join(file), contents).with_context(|| format!("cannot write {file}"))?;
@@ -128,7 +128,7 @@ pub fn remove_all(trial_dir: &Path) -> Result<()> {
 
 /// A checkpoint read back: the snapshot to restore and the metrics row count.
 pub fn read(dir: &Path) -> Result<(Snapshot, usize)> {
-    let state: State = read_json(&dir.join(STATE_FILE))?;
+    let state: CheckpointState = read_json(&dir.join(STATE_FILE))?;
     let load = |file: &str| {
         let path = dir.join(file);
         Tensor::read_safetensors(&path).with_context(|| format!("cannot read {}", path.display()))

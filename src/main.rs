@@ -59,6 +59,14 @@ enum Cmd {
     Bench(BenchArgs),
     /// Versions, threads and devices this binary sees
     Info,
+    /// The tasks this binary knows: their data sources and the metrics they log
+    Tasks {
+        /// Only this task
+        name: Option<String>,
+        /// As JSON (one task: what an experiment's metrics.json holds)
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -213,6 +221,7 @@ struct BenchArgs {
 fn main() -> ExitCode {
     // Die quietly on a closed pipe (`rnnlab list ... | head`) like other CLI tools.
     // SAFETY: restoring the default disposition of SIGPIPE before any threads start.
+    #[allow(unsafe_code)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
@@ -228,6 +237,7 @@ fn main() -> ExitCode {
         Cmd::Report(args) => report(args),
         Cmd::Bench(args) => bench_cmd(args),
         Cmd::Info => info(),
+        Cmd::Tasks { name, json } => tasks(name.as_deref(), json),
     };
     match result {
         Ok(code) => code,
@@ -427,6 +437,29 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
     }
     let result = rnnlab::bench::run(&config)?;
     println!("{}", serde_json::to_string(&result)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tasks(name: Option<&str>, json: bool) -> Result<ExitCode> {
+    use rnnlab::tasks::{self, TaskKind};
+    let chosen: Vec<&dyn TaskKind> = match name {
+        Some(n) => vec![tasks::get(n).map_err(|e| anyhow::anyhow!(e))?],
+        None => tasks::REGISTRY.to_vec(),
+    };
+    if json {
+        let described: Vec<serde_json::Value> = chosen.iter().map(|&t| tasks::describe(t)).collect();
+        let value = if name.is_some() { described[0].clone() } else { serde_json::Value::from(described) };
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for t in chosen {
+        println!("{}  (sources: {})", t.name(), t.shape().source_kinds().join(", "));
+        for m in t.metrics() {
+            let default = if m.default { "  [default]" } else { "" };
+            let better = if m.lower_is_better() { "lower is better" } else { "higher is better" };
+            println!("    {:<22} {:<24} {better}{default}", m.name, m.unit);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -25,7 +25,7 @@ use crate::layout;
 use crate::plan::TrialPlan;
 use crate::spec::sweep::Trial;
 use crate::spec::Loaded;
-use crate::trial::{self, State, Status};
+use crate::trial::{self, Status, TrialState};
 
 /// Marker of progress lines a child prints on stdout for its parent.
 pub const PROGRESS_PREFIX: &str = "@progress ";
@@ -163,7 +163,7 @@ fn short(id: &str) -> String {
 fn describe_end(t: &Trial, s: &Status) -> String {
     let bpc = s.result.get("val_bpc").map(|v| format!("val {v:.3} bits/char")).unwrap_or_default();
     match s.state {
-        State::Finished => format!("{:<28} finished  {bpc}  ({:.0}s)", t.id, s.elapsed_s),
+        TrialState::Finished => format!("{:<28} finished  {bpc}  ({:.0}s)", t.id, s.elapsed_s),
         _ => format!("{:<28} {}  {}", t.id, s.state.as_str(), s.message.clone().unwrap_or_default()),
     }
 }
@@ -209,11 +209,11 @@ fn run_child(
     }
     let exit = child.wait()?;
     match Status::read(&dir) {
-        Ok(s) if s.state != State::Running => Ok(s),
+        Ok(s) if s.state != TrialState::Running => Ok(s),
         previous => {
             let tail = log_tail(&log_path, 5);
             let mut s = previous.unwrap_or_else(|_| Status {
-                state: State::Failed,
+                state: TrialState::Failed,
                 message: None,
                 device: crate::device::name(opts.device),
                 threads,
@@ -225,7 +225,7 @@ fn run_child(
                 hidden: 0,
                 result: Default::default(),
             });
-            s.state = State::Failed;
+            s.state = TrialState::Failed;
             s.message = Some(format!("trial process ended with {exit} before recording a result: {tail}"));
             s.write(&dir)?;
             bail!("{}", s.message.clone().unwrap_or_default())

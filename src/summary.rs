@@ -11,7 +11,7 @@ use crate::fsutil::write_atomic;
 use crate::layout;
 use crate::spec::sweep::{self, Trial};
 use crate::tasks::TaskKind;
-use crate::trial::{State, Status};
+use crate::trial::{Status, TrialState};
 
 /// A trial directory as found on disk.
 #[derive(Debug, Clone)]
@@ -25,13 +25,13 @@ impl Record {
     /// `finished`, `diverged`, `failed`, or `incomplete` (never ended: killed or still running).
     pub fn state(&self) -> &'static str {
         match self.status.as_ref().map(|s| s.state) {
-            Some(State::Running) | None => "incomplete",
+            Some(TrialState::Running) | None => "incomplete",
             Some(s) => s.as_str(),
         }
     }
 
     pub fn is_finished(&self) -> bool {
-        self.status.as_ref().is_some_and(|s| s.state == State::Finished)
+        self.status.as_ref().is_some_and(|s| s.state == TrialState::Finished)
     }
 
     pub fn result(&self, key: &str) -> Option<f64> {

@@ -25,32 +25,32 @@ use crate::train::{Eval, Observer, Outcome, Snapshot, TrainLog, Trainer, Which};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum State {
+pub enum TrialState {
     Running,
     Finished,
     Diverged,
     Failed,
 }
 
-impl State {
+impl TrialState {
     /// Finished and diverged trials are results; others are rerun.
     pub fn is_done(self) -> bool {
-        matches!(self, State::Finished | State::Diverged)
+        matches!(self, TrialState::Finished | TrialState::Diverged)
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
-            State::Running => "running",
-            State::Finished => "finished",
-            State::Diverged => "diverged",
-            State::Failed => "failed",
+            TrialState::Running => "running",
+            TrialState::Finished => "finished",
+            TrialState::Diverged => "diverged",
+            TrialState::Failed => "failed",
         }
     }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Status {
-    pub state: State,
+    pub state: TrialState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub device: String,
@@ -73,7 +73,7 @@ impl Status {
     /// The status of a trial starting now.
     pub fn running(device: String, threads: usize) -> Status {
         Status {
-            state: State::Running,
+            state: TrialState::Running,
             message: None,
             device,
             threads,
@@ -146,7 +146,7 @@ pub fn run(
     let outcome = train_into(trial, dir, device, &mut status, progress, resume.as_deref(), abort_after);
     status.elapsed_s = clock.elapsed().as_secs_f64();
     if let Err(e) = &outcome {
-        status.state = State::Failed;
+        status.state = TrialState::Failed;
         status.message = Some(format!("{e:#}"));
     }
     status.write(dir)?;
@@ -223,9 +223,9 @@ fn train_into(
     }
     r.insert("tokens_per_s".into(), report.tokens_per_s);
     match report.outcome {
-        Outcome::Finished => status.state = State::Finished,
+        Outcome::Finished => status.state = TrialState::Finished,
         Outcome::Diverged { step, what } => {
-            status.state = State::Diverged;
+            status.state = TrialState::Diverged;
             status.message = Some(format!("diverged at step {step}: {what}"));
         }
     }

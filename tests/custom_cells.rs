@@ -3,7 +3,7 @@
 //! matches an independent scalar implementation of the paper's equations;
 //! parameter counts match what is built.
 use rnnlab::model::cells::{BuildLayer, CellLayer, LayerShape};
-use rnnlab::model::{self, gru::Gru, CustomRnn, FusedRnn, Stack, State};
+use rnnlab::model::{self, gru::Gru, CustomRnn, FusedRnn, RecurrentState, Stack};
 use rnnlab::spec::{Cell, InputEncoding, ModelSpec};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -36,7 +36,7 @@ fn compare(fused: &FusedRnn, fvs: &nn::VarStore, custom: &CustomRnn, cvs: &nn::V
     let x = Tensor::randn([batch, 7, 5], (Kind::Float, Device::Cpu)).set_requires_grad(true);
     let x2 = x.detach().set_requires_grad(true);
     let zero = fused.zero_state(batch);
-    let start = State(zero.0.iter().map(|t| t.randn_like() * 0.5).collect());
+    let start = RecurrentState(zero.0.iter().map(|t| t.randn_like() * 0.5).collect());
     let (fo, fs) = fused.forward(&x, &start, false);
     let (co, cs) = custom.forward(&x2, &start, false);
     assert!(max_diff(&fo, &co) < TOL, "outputs differ by {}", max_diff(&fo, &co));

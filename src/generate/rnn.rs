@@ -8,7 +8,7 @@ use tch::{nn, Device, Kind, Tensor};
 use super::LanguageModel;
 use crate::checkpoint;
 use crate::data::Vocab;
-use crate::model::{CharRnn, State};
+use crate::model::{CharRnn, RecurrentState};
 use crate::train::{load_named, named_variables};
 
 pub struct RnnLm {
@@ -19,7 +19,7 @@ pub struct RnnLm {
 
 /// The recurrent state after the text so far, and the next-token log-probabilities.
 pub struct RnnState {
-    hidden: Rc<State>,
+    hidden: Rc<RecurrentState>,
     log_probs: Rc<Vec<f32>>,
 }
 
@@ -54,7 +54,7 @@ impl RnnLm {
         Ok(RnnLm { _vs: vs, model, vocab })
     }
 
-    fn read(&self, tokens: &[i64], state: &State) -> RnnState {
+    fn read(&self, tokens: &[i64], state: &RecurrentState) -> RnnState {
         tch::no_grad(|| {
             let ids = Tensor::from_slice(tokens).view([1, tokens.len() as i64]);
             let (logits, hidden) = self.model.forward(&ids, state, false);

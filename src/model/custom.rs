@@ -8,7 +8,7 @@ use tch::nn::{self, Init};
 use tch::Tensor;
 
 use super::cells::Build;
-use super::{Stack, State};
+use super::{RecurrentState, Stack};
 
 /// One direction of one layer of a hand-written cell.
 pub trait CellLayer: std::fmt::Debug + Send {
@@ -107,13 +107,15 @@ impl CustomRnn {
     }
 
     /// One tensor per state kind, each `[layers·dirs, batch, size]`.
-    pub fn zero_state(&self, batch: i64, options: (tch::Kind, tch::Device)) -> State {
+    pub fn zero_state(&self, batch: i64, options: (tch::Kind, tch::Device)) -> RecurrentState {
         let n = (self.layers.len() * self.layers[0].len()) as i64;
-        State(self.layers[0][0].state_sizes().into_iter().map(|s| Tensor::zeros([n, batch, s], options)).collect())
+        RecurrentState(
+            self.layers[0][0].state_sizes().into_iter().map(|s| Tensor::zeros([n, batch, s], options)).collect(),
+        )
     }
 
     /// `input`: `[batch, time, features]` → (`[batch, time, hidden·dirs]`, final state).
-    pub fn forward(&self, input: &Tensor, state: &State, train: bool) -> (Tensor, State) {
+    pub fn forward(&self, input: &Tensor, state: &RecurrentState, train: bool) -> (Tensor, RecurrentState) {
         let dirs = self.layers[0].len();
         let mut x = input.shallow_clone();
         let mut finals: Vec<Vec<Tensor>> = state.0.iter().map(|_| Vec::new()).collect();
@@ -144,6 +146,6 @@ impl CustomRnn {
                 x = x.dropout(self.dropout, train);
             }
         }
-        (x, State(finals.iter().map(|f| Tensor::stack(f, 0)).collect()))
+        (x, RecurrentState(finals.iter().map(|f| Tensor::stack(f, 0)).collect()))
     }
 }

@@ -10,7 +10,7 @@ use tch::Tensor;
 
 use super::cells::{Build, CellDef};
 use super::custom::LayerShape;
-use super::{Stack, State};
+use super::{RecurrentState, Stack};
 
 /// PyTorch's `nn.RNN(nonlinearity="tanh")`.
 pub static RNN_TANH: CellDef = fused("rnn_tanh", Kernel::RnnTanh, &["h"], 1);
@@ -112,35 +112,35 @@ impl FusedRnn {
     }
 
     /// Zero state: `[h]`, or `[h, c]` for the LSTM, each `[layers·dirs, batch, hidden]`.
-    pub fn zero_state(&self, batch: i64) -> State {
+    pub fn zero_state(&self, batch: i64) -> RecurrentState {
         let dirs = if self.bidirectional { 2 } else { 1 };
         let w = &self.weights[0];
         let z = Tensor::zeros([self.layers * dirs, batch, self.hidden], (w.kind(), w.device()));
-        State((0..self.states).map(|_| z.shallow_clone()).collect())
+        RecurrentState((0..self.states).map(|_| z.shallow_clone()).collect())
     }
 
     /// `input`: `[batch, time, features]` → (`[batch, time, hidden·dirs]`, final state).
     /// Dropout between layers applies only when `train` is true.
-    pub fn forward(&self, input: &Tensor, state: &State, train: bool) -> (Tensor, State) {
+    pub fn forward(&self, input: &Tensor, state: &RecurrentState, train: bool) -> (Tensor, RecurrentState) {
         let (layers, dropout, bi) = (self.layers, self.dropout, self.bidirectional);
         let h = &state.0[0];
         match self.kernel {
             Kernel::Lstm => {
                 let weights: Vec<&Tensor> = self.weights.iter().collect();
                 let (out, h, c) = input.lstm(&[h, &state.0[1]], &weights, true, layers, dropout, train, bi, true);
-                (out, State(vec![h, c]))
+                (out, RecurrentState(vec![h, c]))
             }
             Kernel::Gru => {
                 let (out, h) = input.gru(h, &self.weights, true, layers, dropout, train, bi, true);
-                (out, State(vec![h]))
+                (out, RecurrentState(vec![h]))
             }
             Kernel::RnnTanh => {
                 let (out, h) = input.rnn_tanh(h, &self.weights, true, layers, dropout, train, bi, true);
-                (out, State(vec![h]))
+                (out, RecurrentState(vec![h]))
             }
             Kernel::RnnRelu => {
                 let (out, h) = input.rnn_relu(h, &self.weights, true, layers, dropout, train, bi, true);
-                (out, State(vec![h]))
+                (out, RecurrentState(vec![h]))
             }
         }
     }

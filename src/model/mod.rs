@@ -25,13 +25,13 @@ pub use fused::FusedRnn;
 /// Recurrent state carried between windows: one tensor per state kind
 /// (`[h]`, `[h, c]`, …), each `[layers·dirs, batch, size]`.
 #[derive(Debug)]
-pub struct State(pub Vec<Tensor>);
+pub struct RecurrentState(pub Vec<Tensor>);
 
-impl State {
+impl RecurrentState {
     /// Cuts the graph so the next window backpropagates only through itself
     /// (truncated BPTT) while keeping the values.
-    pub fn detach(&self) -> State {
-        State(self.0.iter().map(|t| t.detach()).collect())
+    pub fn detach(&self) -> RecurrentState {
+        RecurrentState(self.0.iter().map(|t| t.detach()).collect())
     }
 }
 
@@ -85,14 +85,14 @@ impl Recurrent {
         }
     }
 
-    pub fn zero_state(&self, batch: i64, options: (Kind, tch::Device)) -> State {
+    pub fn zero_state(&self, batch: i64, options: (Kind, tch::Device)) -> RecurrentState {
         match self {
             Recurrent::Fused(r) => r.zero_state(batch),
             Recurrent::Custom(r) => r.zero_state(batch, options),
         }
     }
 
-    pub fn forward(&self, input: &Tensor, state: &State, train: bool) -> (Tensor, State) {
+    pub fn forward(&self, input: &Tensor, state: &RecurrentState, train: bool) -> (Tensor, RecurrentState) {
         match self {
             Recurrent::Fused(r) => r.forward(input, state, train),
             Recurrent::Custom(r) => r.forward(input, state, train),
@@ -182,12 +182,12 @@ impl CharRnn {
         CharRnn { input, rnn, head, dropout: stack.dropout }
     }
 
-    pub fn zero_state(&self, batch: i64) -> State {
+    pub fn zero_state(&self, batch: i64) -> RecurrentState {
         self.rnn.zero_state(batch, (self.head.ws.kind(), self.head.ws.device()))
     }
 
     /// `ids`: `[batch, time]` int64 → (logits `[batch, time, vocab]`, final state).
-    pub fn forward(&self, ids: &Tensor, state: &State, train: bool) -> (Tensor, State) {
+    pub fn forward(&self, ids: &Tensor, state: &RecurrentState, train: bool) -> (Tensor, RecurrentState) {
         let x = self.input.forward(ids, self.head.ws.kind());
         let (out, state) = self.rnn.forward(&x, state, train);
         let out = out.dropout(self.dropout, train);

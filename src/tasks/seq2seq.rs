@@ -49,7 +49,7 @@ use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
 use crate::data::examples::{BOS, EOS};
-use crate::model::{InputLayer, Recurrent, Stack, State};
+use crate::model::{InputLayer, Recurrent, RecurrentState, Stack};
 use crate::spec::{self, ModelSpec};
 use attention::{Bahdanau, Luong, Memory};
 use bridge::{Bridge, Side};
@@ -173,7 +173,7 @@ impl Seq2Seq {
     }
 
     /// Source `[B, S]` → the memory and the decoder's initial state.
-    fn encode(&self, source: &Tensor, train: bool) -> (Memory, State) {
+    fn encode(&self, source: &Tensor, train: bool) -> (Memory, RecurrentState) {
         let (kind, device) = self.options();
         let x = self.source_input.forward(source, kind);
         let zero = self.encoder.zero_state(source.size()[0], (kind, device));
@@ -196,14 +196,20 @@ impl Seq2Seq {
     }
 
     /// The whole target at once under full teacher forcing (no or Luong attention).
-    fn decode_all(&self, target_in: &Tensor, memory: &Memory, state: &State, train: bool) -> Tensor {
+    fn decode_all(&self, target_in: &Tensor, memory: &Memory, state: &RecurrentState, train: bool) -> Tensor {
         let x = self.target_input.forward(target_in, self.options().0);
         let (h, _) = self.decoder.forward(&x, state, train);
         self.read_out(&h, memory, train)
     }
 
     /// One decoder step: previous tokens `[B]` → (logits `[B, V]`, new state).
-    fn step(&self, previous: &Tensor, state: &State, memory: &Memory, train: bool) -> (Tensor, State) {
+    fn step(
+        &self,
+        previous: &Tensor,
+        state: &RecurrentState,
+        memory: &Memory,
+        train: bool,
+    ) -> (Tensor, RecurrentState) {
         let x = self.target_input.forward(&previous.unsqueeze(1), self.options().0);
         let (logits, state) = match &self.attention {
             Attention::Bahdanau(a) => {
@@ -227,7 +233,7 @@ impl Seq2Seq {
         &self,
         target_in: &Tensor,
         memory: &Memory,
-        mut state: State,
+        mut state: RecurrentState,
         teacher_forcing: f64,
         train: bool,
     ) -> Tensor {

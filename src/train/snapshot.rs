@@ -6,7 +6,7 @@ use tch::{nn, Tensor};
 
 use super::{Eval, TrainLog};
 pub use crate::layout::Which;
-use crate::model::State;
+use crate::model::RecurrentState;
 
 /// Where a run stands, beyond its tensors: enough, with a [`Snapshot`]'s
 /// tensors, to continue it and compute exactly what an uninterrupted run would.
@@ -66,7 +66,7 @@ pub fn named_variables(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
 
 /// The carried recurrent state as named tensors: `h`, then `c` for an
 /// LSTM, then any further state of a hand-written cell (`s2`, …).
-pub fn state_tensors(state: &State) -> Vec<(String, Tensor)> {
+pub fn state_tensors(state: &RecurrentState) -> Vec<(String, Tensor)> {
     let name = |i: usize| match i {
         0 => "h".to_string(),
         1 => "c".to_string(),

@@ -5,7 +5,7 @@ use anyhow::Result;
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::data::{self, Corpus, Split, Windows};
-use crate::model::{self, CharRnn, State};
+use crate::model::{self, CharRnn, RecurrentState};
 use crate::spec::{ModelSpec, Spec};
 use crate::train::{load_named, state_tensors, Batch, Eval, EvalSplit, Objective};
 
@@ -15,7 +15,7 @@ pub struct LmObjective<'a> {
     device: Device,
     model: CharRnn,
     windows: Windows,
-    state: State,
+    state: RecurrentState,
 }
 
 impl<'a> LmObjective<'a> {
@@ -117,7 +117,7 @@ impl Objective for LmObjective<'_> {
     fn restore_state(&mut self, named: Vec<(String, Tensor)>) -> Result<()> {
         // A zero state's h and c share storage; restore into separate tensors.
         let zero = self.model.zero_state(self.spec.train.batch_size as i64);
-        let state = State(zero.0.iter().map(|t| t.copy()).collect());
+        let state = RecurrentState(zero.0.iter().map(|t| t.copy()).collect());
         load_named(&state_tensors(&state), named, "hidden state")?;
         self.state = state;
         Ok(())

@@ -6,7 +6,7 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::model::{InputLayer, Recurrent, State};
+use crate::model::{InputLayer, Recurrent, RecurrentState};
 use crate::spec::ModelSpec;
 
 /// Token ids → (one-hot or embedded) → recurrent stack.
@@ -38,7 +38,7 @@ impl Encoder {
     }
 
     /// `ids` `[batch, time]` → (outputs `[batch, time, hidden·dirs]`, final state), from a zero state.
-    pub fn forward(&self, ids: &Tensor, train: bool) -> (Tensor, State) {
+    pub fn forward(&self, ids: &Tensor, train: bool) -> (Tensor, RecurrentState) {
         let x = self.input.forward(ids, self.options.0);
         let state = self.rnn.zero_state(ids.size()[0], self.options);
         self.rnn.forward(&x, &state, train)

@@ -16,7 +16,7 @@ use tch::{Device, Kind, Tensor};
 use super::{to_vec_i64, Seq2Seq};
 use crate::data::examples::{BOS, EOS, PAD};
 use crate::generate::normalised;
-use crate::model::State;
+use crate::model::RecurrentState;
 
 /// A candidate answer: tokens and total ln P.
 struct Hypothesis {
@@ -56,7 +56,7 @@ impl Seq2Seq {
         let example: Vec<i64> = (0..rows).map(|r| (r / k) as i64).collect();
         let example = Tensor::from_slice(&example).to_device(device);
         let memory = memory.rows(&example);
-        let mut state = State(state.0.iter().map(|s| s.index_select(1, &example)).collect());
+        let mut state = RecurrentState(state.0.iter().map(|s| s.index_select(1, &example)).collect());
         // All k copies start identical: only the first is live.
         let mut log_probs: Vec<f64> = (0..rows).map(|r| if r % k == 0 { 0.0 } else { f64::NEG_INFINITY }).collect();
         let mut prefixes: Vec<Vec<i64>> = vec![Vec::new(); rows];
@@ -105,7 +105,7 @@ impl Seq2Seq {
                 break;
             }
             let parents = Tensor::from_slice(&parents).to_device(device);
-            state = State(next.0.iter().map(|s| s.index_select(1, &parents)).collect());
+            state = RecurrentState(next.0.iter().map(|s| s.index_select(1, &parents)).collect());
             previous = Tensor::from_slice(&tokens).to_device(device);
         }
         let answers = finished

@@ -3,7 +3,7 @@
 use tch::nn::{self, Module};
 use tch::Tensor;
 
-use crate::model::{Cell, State};
+use crate::model::{Cell, RecurrentState};
 
 /// What the bridge needs to know of one recurrent stack.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,9 +63,9 @@ impl Bridge {
     }
 
     /// The encoder's final state → the decoder's initial state.
-    pub fn forward(&self, encoder: &State) -> State {
+    pub fn forward(&self, encoder: &RecurrentState) -> RecurrentState {
         let Bridge::Learned { hidden, cell, encoder_layers, dirs, decoder_sizes } = self else {
-            return State(encoder.0.iter().map(|t| t.shallow_clone()).collect());
+            return RecurrentState(encoder.0.iter().map(|t| t.shallow_clone()).collect());
         };
         let h = &encoder.0[0];
         let batch = h.size()[1];
@@ -98,11 +98,11 @@ impl Bridge {
                 _ => Tensor::zeros([hidden.len() as i64, batch, size], (h.kind(), h.device())),
             })
             .collect();
-        State(tensors)
+        RecurrentState(tensors)
     }
 }
 
 /// Sizes of a stack's state tensors, read from its zero state.
-pub(super) fn state_sizes(zero: &State) -> Vec<i64> {
+pub(super) fn state_sizes(zero: &RecurrentState) -> Vec<i64> {
     zero.0.iter().map(|t| t.size()[2]).collect()
 }
