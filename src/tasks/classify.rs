@@ -7,8 +7,8 @@ use anyhow::Result;
 use tch::{nn, Tensor};
 
 use super::examples::readout::Readout;
-use super::examples::{self, DecodeOptions, ExampleBatch, ExampleModel, ExampleTask, Pass, Tallies};
-use super::{BestTrial, Column, PlotSpec, TaskData, TaskKind};
+use super::examples::{DecodeOptions, ExampleBatch, ExampleModel, ExampleTask, Pass, Tallies};
+use super::TaskInfo;
 use crate::data::examples::Dataset;
 use crate::metrics::{Direction, Metric};
 use crate::model::IGNORE;
@@ -16,60 +16,25 @@ use crate::spec::{ModelSpec, Shape, Spec};
 
 pub struct Classify;
 
-const METRICS: &[Metric] = &[Metric::LOSS, Metric::measured("accuracy", "accuracy", Direction::Higher).with_default()];
-
-impl TaskKind for Classify {
-    fn name(&self) -> &'static str {
-        "classify"
-    }
-
-    fn shape(&self) -> Shape {
-        Shape::Labels
-    }
-
-    fn metrics(&self) -> &'static [Metric] {
-        METRICS
-    }
-
-    fn table(&self) -> &'static [Column] {
-        &[
-            ("val_loss", "val loss", 3),
-            ("val_accuracy", "val acc", 3),
-            ("best_val_loss", "best val loss", 3),
-            ("test_accuracy", "test acc", 3),
-        ]
-    }
-
-    fn units(&self) -> &'static str {
-        "loss = cross-entropy in nats per label or tag"
-    }
-
-    fn check(&self, _spec: &Spec) -> Result<(), (String, String)> {
-        Ok(())
-    }
-
-    fn load(&self, spec: &Spec) -> Result<Box<dyn TaskData>> {
-        examples::load(&Classify, spec)
-    }
-
-    fn plots(&self) -> Vec<PlotSpec> {
-        examples::plots(self)
-    }
-
-    fn by_length(&self) -> &'static [&'static str] {
-        &["accuracy"]
-    }
-
-    fn report_examples(&self, best: &[BestTrial]) -> Option<String> {
-        examples::report_examples(best)
-    }
-
-    fn as_examples(&self) -> Option<&dyn ExampleTask> {
-        Some(self)
-    }
-}
+static INFO: TaskInfo = TaskInfo {
+    name: "classify",
+    shape: Shape::Labels,
+    metrics: &[Metric::LOSS, Metric::measured("accuracy", "accuracy", Direction::Higher).with_default()],
+    table: &[
+        ("val_loss", "val loss", 3),
+        ("val_accuracy", "val acc", 3),
+        ("best_val_loss", "best val loss", 3),
+        ("test_accuracy", "test acc", 3),
+    ],
+    units: "loss = cross-entropy in nats per label or tag",
+    by_length: &["accuracy"],
+};
 
 impl ExampleTask for Classify {
+    fn info(&self) -> &'static TaskInfo {
+        &INFO
+    }
+
     fn build(&self, vs: &nn::Path, model: &ModelSpec, data: &Dataset) -> Result<Box<dyn ExampleModel>> {
         Ok(Box::new(Classifier(Readout::new(vs, model, data.source.len(), data.target.len()))))
     }

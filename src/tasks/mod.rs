@@ -12,9 +12,9 @@
 //! - [`examples`]: what the three example tasks share (bucketed batches,
 //!   tallies, the recurrent encoder, `rnnlab decode`).
 //!
-//! To add a task: a module implementing [`TaskKind`] (and, for examples,
-//! [`examples::ExampleTask`]) plus one line in [`REGISTRY`]; see
-//! `toy.rs`, a task that exists only in the tests.
+//! To add a task: a module implementing [`TaskKind`] (or, for a task that
+//! reads examples, [`examples::ExampleTask`], which makes it one) plus one
+//! line in [`REGISTRY`]; see `toy.rs`, a task that exists only in the tests.
 pub mod char_lm;
 pub mod classify;
 pub mod examples;
@@ -46,28 +46,58 @@ pub static REGISTRY: &[&dyn TaskKind] = &[
 /// A `summary.md` column: (result column, header, digits).
 pub type Column = (&'static str, &'static str, usize);
 
+/// What a task declares about itself, as data.
+#[derive(Debug)]
+pub struct TaskInfo {
+    /// Its `task:` name.
+    pub name: &'static str,
+    /// The shape of data it reads (which `data.source.kind`s fit).
+    pub shape: Shape,
+    /// Its metrics, in the order they are logged; the loss first.
+    pub metrics: &'static [Metric],
+    /// The per-variant table's metric columns.
+    pub table: &'static [Column],
+    /// The units sentence under `summary.md`'s title.
+    pub units: &'static str,
+    /// Metrics the final test evaluation breaks down by source length
+    /// (`len{N}_<metric>` rows); empty if it has none.
+    pub by_length: &'static [&'static str],
+}
+
 /// One task: everything about it that is not the shared training loop.
 pub trait TaskKind: Sync {
-    /// Its `task:` name.
-    fn name(&self) -> &'static str;
-    /// The shape of data it reads (which `data.source.kind`s fit).
-    fn shape(&self) -> Shape;
-    /// Its metrics, in the order they are logged; the loss first.
-    fn metrics(&self) -> &'static [Metric];
-    /// The per-variant table's metric columns.
-    fn table(&self) -> &'static [Column];
-    /// The units sentence under `summary.md`'s title.
-    fn units(&self) -> &'static str;
+    /// Its declarations: name, data shape, metrics, table, units.
+    fn info(&self) -> &'static TaskInfo;
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
+    fn shape(&self) -> Shape {
+        self.info().shape
+    }
+    fn metrics(&self) -> &'static [Metric] {
+        self.info().metrics
+    }
+    fn table(&self) -> &'static [Column] {
+        self.info().table
+    }
+    fn units(&self) -> &'static str {
+        self.info().units
+    }
+    fn by_length(&self) -> &'static [&'static str] {
+        self.info().by_length
+    }
     /// Checks of a spec of this task beyond the ones every spec gets:
     /// `(field, message)` of the first problem.
-    fn check(&self, spec: &Spec) -> Result<(), (String, String)>;
+    fn check(&self, _spec: &Spec) -> Result<(), (String, String)> {
+        Ok(())
+    }
     /// Spec options only this task reads, set in `spec` away from their
     /// defaults: `(field, why another task refuses it)`.
     fn own_options(&self, _spec: &Spec) -> Vec<(&'static str, String)> {
         Vec::new()
     }
     /// Reads (or generates) and splits the data of `spec`.
-    fn load(&self, spec: &Spec) -> Result<Box<dyn TaskData>>;
+    fn load(&'static self, spec: &Spec) -> Result<Box<dyn TaskData>>;
     /// What must be equal for two trials to share loaded data (the
     /// validation stage loads each distinct one once).
     fn data_key(&self, spec: &Spec) -> String {
@@ -75,11 +105,6 @@ pub trait TaskKind: Sync {
     }
     /// The standard plots of an experiment of this task.
     fn plots(&self) -> Vec<PlotSpec>;
-    /// Report metrics broken down by source length (`len{N}_<metric>`
-    /// rows of the final test evaluation); empty if it has none.
-    fn by_length(&self) -> &'static [&'static str] {
-        &[]
-    }
     /// A report section showing what each variant's best trial produces
     /// (text samples, answered test examples), as markdown; `None` if
     /// nothing could be produced.

@@ -7,73 +7,38 @@ use anyhow::Result;
 use tch::{nn, Tensor};
 
 use super::examples::readout::Readout;
-use super::examples::{self, DecodeOptions, ExampleBatch, ExampleModel, ExampleTask, Pass, Tallies};
-use super::{BestTrial, Column, PlotSpec, TaskData, TaskKind};
+use super::examples::{DecodeOptions, ExampleBatch, ExampleModel, ExampleTask, Pass, Tallies};
+use super::TaskInfo;
 use crate::data::examples::Dataset;
 use crate::metrics::{Direction, Metric};
 use crate::spec::{ModelSpec, Shape, Spec};
 
 pub struct Tag;
 
-const METRICS: &[Metric] = &[
-    Metric::LOSS,
-    Metric::PERPLEXITY,
-    Metric::measured("accuracy", "tag accuracy", Direction::Higher).with_default(),
-    Metric::measured("exact_accuracy", "sentence accuracy", Direction::Higher),
-];
-
-impl TaskKind for Tag {
-    fn name(&self) -> &'static str {
-        "tag"
-    }
-
-    fn shape(&self) -> Shape {
-        Shape::Tags
-    }
-
-    fn metrics(&self) -> &'static [Metric] {
-        METRICS
-    }
-
-    fn table(&self) -> &'static [Column] {
-        &[
-            ("val_loss", "val loss", 3),
-            ("val_accuracy", "val tag acc", 3),
-            ("val_exact_accuracy", "val sentence acc", 3),
-            ("test_accuracy", "test tag acc", 3),
-        ]
-    }
-
-    fn units(&self) -> &'static str {
-        "loss = cross-entropy in nats per label or tag"
-    }
-
-    fn check(&self, _spec: &Spec) -> Result<(), (String, String)> {
-        Ok(())
-    }
-
-    fn load(&self, spec: &Spec) -> Result<Box<dyn TaskData>> {
-        examples::load(&Tag, spec)
-    }
-
-    fn plots(&self) -> Vec<PlotSpec> {
-        examples::plots(self)
-    }
-
-    fn by_length(&self) -> &'static [&'static str] {
-        &["accuracy"]
-    }
-
-    fn report_examples(&self, best: &[BestTrial]) -> Option<String> {
-        examples::report_examples(best)
-    }
-
-    fn as_examples(&self) -> Option<&dyn ExampleTask> {
-        Some(self)
-    }
-}
+static INFO: TaskInfo = TaskInfo {
+    name: "tag",
+    shape: Shape::Tags,
+    metrics: &[
+        Metric::LOSS,
+        Metric::PERPLEXITY,
+        Metric::measured("accuracy", "tag accuracy", Direction::Higher).with_default(),
+        Metric::measured("exact_accuracy", "sentence accuracy", Direction::Higher),
+    ],
+    table: &[
+        ("val_loss", "val loss", 3),
+        ("val_accuracy", "val tag acc", 3),
+        ("val_exact_accuracy", "val sentence acc", 3),
+        ("test_accuracy", "test tag acc", 3),
+    ],
+    units: "loss = cross-entropy in nats per label or tag",
+    by_length: &["accuracy"],
+};
 
 impl ExampleTask for Tag {
+    fn info(&self) -> &'static TaskInfo {
+        &INFO
+    }
+
     fn build(&self, vs: &nn::Path, model: &ModelSpec, data: &Dataset) -> Result<Box<dyn ExampleModel>> {
         Ok(Box::new(Tagger(Readout::new(vs, model, data.source.len(), data.target.len()))))
     }

@@ -7,8 +7,8 @@ use anyhow::Result;
 use tch::{nn, Tensor};
 
 use super::examples::readout::Readout;
-use super::examples::{self, DecodeOptions, ExampleBatch, ExampleModel, ExampleTask, Pass, Tallies};
-use super::{BestTrial, Column, PlotSpec, TaskData, TaskKind};
+use super::examples::{DecodeOptions, ExampleBatch, ExampleModel, ExampleTask, Pass, Tallies};
+use super::TaskInfo;
 use crate::data::examples::Dataset;
 use crate::metrics::{Direction, Metric};
 use crate::model::IGNORE;
@@ -16,52 +16,20 @@ use crate::spec::{ModelSpec, Shape, Spec};
 
 pub struct FirstToken;
 
-const METRICS: &[Metric] =
-    &[Metric::LOSS, Metric::measured("recall", "first-token accuracy", Direction::Higher).with_default()];
-
-impl TaskKind for FirstToken {
-    fn name(&self) -> &'static str {
-        "first_token"
-    }
-
-    fn shape(&self) -> Shape {
-        Shape::Labels
-    }
-
-    fn metrics(&self) -> &'static [Metric] {
-        METRICS
-    }
-
-    fn table(&self) -> &'static [Column] {
-        &[("val_recall", "val recall", 3)]
-    }
-
-    fn units(&self) -> &'static str {
-        "recall = share of sequences whose first token is named right"
-    }
-
-    fn check(&self, _spec: &Spec) -> Result<(), (String, String)> {
-        Ok(())
-    }
-
-    fn load(&self, spec: &Spec) -> Result<Box<dyn TaskData>> {
-        examples::load(&FirstToken, spec)
-    }
-
-    fn plots(&self) -> Vec<PlotSpec> {
-        examples::plots(self)
-    }
-
-    fn report_examples(&self, _best: &[BestTrial]) -> Option<String> {
-        None
-    }
-
-    fn as_examples(&self) -> Option<&dyn ExampleTask> {
-        Some(self)
-    }
-}
+static INFO: TaskInfo = TaskInfo {
+    name: "first_token",
+    shape: Shape::Labels,
+    metrics: &[Metric::LOSS, Metric::measured("recall", "first-token accuracy", Direction::Higher).with_default()],
+    table: &[("val_recall", "val recall", 3)],
+    units: "recall = share of sequences whose first token is named right",
+    by_length: &[],
+};
 
 impl ExampleTask for FirstToken {
+    fn info(&self) -> &'static TaskInfo {
+        &INFO
+    }
+
     fn build(&self, vs: &nn::Path, model: &ModelSpec, data: &Dataset) -> Result<Box<dyn ExampleModel>> {
         Ok(Box::new(Recall(Readout::new(vs, model, data.source.len(), data.source.len()))))
     }

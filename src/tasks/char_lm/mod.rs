@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use anyhow::Result;
 use tch::nn;
 
-use super::{BestTrial, Column, PlotSpec, TaskData, TaskKind};
+use super::{BestTrial, PlotSpec, TaskData, TaskInfo, TaskKind};
 use crate::data::Corpus;
 use crate::metrics::{bits, Direction, Metric};
 use crate::spec::{ModelSpec, Shape, Spec};
@@ -34,6 +34,20 @@ const BPC: Metric = Metric {
 pub const METRICS: &[Metric] =
     &[Metric::LOSS, BPC, Metric::PERPLEXITY, Metric::measured("accuracy", "accuracy", Direction::Higher)];
 
+static INFO: TaskInfo = TaskInfo {
+    name: "char_lm",
+    shape: Shape::Text,
+    metrics: METRICS,
+    table: &[
+        ("val_bpc", "val bits/char", 3),
+        ("best_val_bpc", "best val bpc", 3),
+        ("test_bpc", "test bits/char", 3),
+        ("val_accuracy", "val acc", 3),
+    ],
+    units: "bits/char = nats/char ÷ ln 2",
+    by_length: &[],
+};
+
 /// A language model's scores from its mean loss and next-character accuracy.
 pub fn eval(loss: f64, accuracy: f64, scored: usize) -> Eval {
     Eval { loss, scored, metrics: crate::metrics::complete(METRICS, loss, &[("accuracy", accuracy)]) }
@@ -43,29 +57,8 @@ pub fn eval(loss: f64, accuracy: f64, scored: usize) -> Eval {
 struct Text(Corpus);
 
 impl TaskKind for CharLm {
-    fn name(&self) -> &'static str {
-        "char_lm"
-    }
-
-    fn shape(&self) -> Shape {
-        Shape::Text
-    }
-
-    fn metrics(&self) -> &'static [Metric] {
-        METRICS
-    }
-
-    fn table(&self) -> &'static [Column] {
-        &[
-            ("val_bpc", "val bits/char", 3),
-            ("best_val_bpc", "best val bpc", 3),
-            ("test_bpc", "test bits/char", 3),
-            ("val_accuracy", "val acc", 3),
-        ]
-    }
-
-    fn units(&self) -> &'static str {
-        "bits/char = nats/char ÷ ln 2"
+    fn info(&self) -> &'static TaskInfo {
+        &INFO
     }
 
     fn check(&self, spec: &Spec) -> Result<(), (String, String)> {
@@ -92,7 +85,7 @@ impl TaskKind for CharLm {
         own
     }
 
-    fn load(&self, spec: &Spec) -> Result<Box<dyn TaskData>> {
+    fn load(&'static self, spec: &Spec) -> Result<Box<dyn TaskData>> {
         Ok(Box::new(Text(Corpus::load(spec)?)))
     }
 

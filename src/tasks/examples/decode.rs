@@ -53,7 +53,7 @@ impl Decoder {
 
     /// The name of the model's task.
     pub fn task(&self) -> &'static str {
-        self.task.name()
+        self.task.info().name
     }
 
     /// Whether `--beam` applies (the model writes sequences).

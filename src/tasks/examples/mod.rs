@@ -29,16 +29,28 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{nn, Device, Kind, Tensor};
 
-use super::{BestTrial, PlotSpec, TaskData, TaskKind};
+use super::{BestTrial, PlotSpec, TaskData, TaskInfo, TaskKind};
 use crate::data::examples::{Dataset, Example, Symbols};
 use crate::spec::{ModelSpec, Shape, Spec};
 use crate::train::{Batch, Eval, EvalSplit, Objective};
 
 pub use decode::{DecodeOptions, Decoder};
 
-/// An example task: a [`TaskKind`] whose data are examples and whose
-/// model an [`ExampleModel`] wraps.
-pub trait ExampleTask: TaskKind {
+/// An example task: a task whose data are examples and whose model an
+/// [`ExampleModel`] wraps. Every example task is a [`TaskKind`] through
+/// the implementation below, which supplies what they share (loading,
+/// plots, the report's answered examples).
+pub trait ExampleTask: Sync {
+    /// Its declarations (see [`TaskKind::info`]).
+    fn info(&self) -> &'static TaskInfo;
+    /// See [`TaskKind::check`].
+    fn check(&self, _spec: &Spec) -> Result<(), (String, String)> {
+        Ok(())
+    }
+    /// See [`TaskKind::own_options`].
+    fn own_options(&self, _spec: &Spec) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
     /// Builds the model for `data` under `vs`.
     fn build(&self, vs: &nn::Path, model: &ModelSpec, data: &Dataset) -> Result<Box<dyn ExampleModel>>;
     /// The tally with one count per example (its `len{N}_examples`).
@@ -47,6 +59,36 @@ pub trait ExampleTask: TaskKind {
     /// `reverse_input` reverses them too (tags).
     fn aligned(&self) -> bool {
         false
+    }
+}
+
+impl<T: ExampleTask + 'static> TaskKind for T {
+    fn info(&self) -> &'static TaskInfo {
+        ExampleTask::info(self)
+    }
+
+    fn check(&self, spec: &Spec) -> Result<(), (String, String)> {
+        ExampleTask::check(self, spec)
+    }
+
+    fn own_options(&self, spec: &Spec) -> Vec<(&'static str, String)> {
+        ExampleTask::own_options(self, spec)
+    }
+
+    fn load(&'static self, spec: &Spec) -> Result<Box<dyn TaskData>> {
+        Ok(Box::new(ExampleData { task: self, data: crate::data::examples::load(spec)? }))
+    }
+
+    fn plots(&self) -> Vec<PlotSpec> {
+        plots(self)
+    }
+
+    fn report_examples(&self, best: &[BestTrial<'_>]) -> Option<String> {
+        report_examples(best)
+    }
+
+    fn as_examples(&self) -> Option<&dyn ExampleTask> {
+        Some(self)
     }
 }
 
@@ -146,13 +188,13 @@ impl Tallies {
     /// in the final evaluation (`last`) the breakdown by source length.
     fn metrics(&self, task: &dyn ExampleTask, loss: f64, last: bool) -> Vec<(String, f64)> {
         let rates: Vec<(&str, f64)> = self.0.iter().map(|(&n, t)| (n, t.rate())).collect();
-        let mut named = crate::metrics::complete(task.metrics(), loss, &rates);
+        let mut named = crate::metrics::complete(task.info().metrics, loss, &rates);
         let Some(per_example) = self.0.get(task.per_example()).filter(|_| last) else {
             return named;
         };
         for (&len, &(_, count)) in &per_example.by_length {
             named.push((format!("len{len}_examples"), count));
-            for m in task.metrics() {
+            for m in task.info().metrics {
                 if let Some(&(c, total)) = self.0.get(m.name).and_then(|t| t.by_length.get(&len)) {
                     named.push((format!("len{len}_{}", m.name), c / total.max(1.0)));
                 }
@@ -168,11 +210,6 @@ struct ExampleData {
     data: Dataset,
 }
 
-/// Reads or generates the examples of `spec` for `task`.
-pub fn load(task: &'static dyn ExampleTask, spec: &Spec) -> Result<Box<dyn TaskData>> {
-    Ok(Box::new(ExampleData { task, data: crate::data::examples::load(spec)? }))
-}
-
 /// The model spec a trial of `task` trains on `data`: `hidden` solved from
 /// `param_budget` if given, by counting the parameters of models built
 /// (and initialised) for candidate sizes. Those builds draw from libtorch's
@@ -181,7 +218,7 @@ pub fn load(task: &'static dyn ExampleTask, spec: &Spec) -> Result<Box<dyn TaskD
 pub fn resolve_model(task: &dyn ExampleTask, spec: &Spec, data: &Dataset) -> Result<ModelSpec> {
     let mut m = spec.model.clone();
     if m.param_budget.is_some() {
-        let what = format!("{:?} {} model for this data", m.cell, task.name());
+        let what = format!("{:?} {} model for this data", m.cell, task.info().name);
         m.hidden = super::solve_budget(&m, &what, |vs, m| task.build(vs, m, data).map(drop))?;
     }
     Ok(m)
@@ -201,7 +238,7 @@ impl TaskData for ExampleData {
     fn checkpoint_files(&self) -> Result<Vec<(&'static str, String)>> {
         let d = &self.data;
         let symbols = crate::checkpoint::Symbols {
-            task: self.task.name().to_string(),
+            task: self.task.info().name.to_string(),
             joiner: d.joiner.to_string(),
             source: d.source.tokens().to_vec(),
             target: d.target.tokens().to_vec(),
@@ -213,7 +250,7 @@ impl TaskData for ExampleData {
 /// The vocabularies of a checkpoint as an empty dataset (for decoding).
 pub fn vocabularies(task: &dyn ExampleTask, s: crate::checkpoint::Symbols) -> Dataset {
     Dataset {
-        shape: task.shape(),
+        shape: task.info().shape,
         source: Symbols::new(s.source),
         target: Symbols::new(s.target),
         joiner: if s.joiner.is_empty() { "" } else { " " },

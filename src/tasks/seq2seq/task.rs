@@ -14,46 +14,37 @@ use crate::data::examples::{Dataset, BOS, EOS, PAD};
 use crate::metrics::{Direction, Metric};
 use crate::model::IGNORE;
 use crate::spec::{Attention, ModelSpec, Shape, Spec};
-use crate::tasks::examples::{self, DecodeOptions, ExampleBatch, ExampleModel, ExampleTask, Pass, Tallies};
-use crate::tasks::{BestTrial, Column, PlotSpec, TaskData, TaskKind};
+use crate::tasks::examples::{DecodeOptions, ExampleBatch, ExampleModel, ExampleTask, Pass, Tallies};
+use crate::tasks::TaskInfo;
 
 pub struct Seq2seqTask;
 
-const METRICS: &[Metric] = &[
-    Metric::LOSS,
-    Metric::PERPLEXITY,
-    Metric::measured("token_accuracy", "token accuracy", Direction::Higher),
-    Metric::measured("exact_accuracy", "exact match", Direction::Higher).with_default(),
-    Metric::measured("beam_token_accuracy", "token accuracy (beam)", Direction::Higher),
-    Metric::measured("beam_exact_accuracy", "exact match (beam)", Direction::Higher),
-];
+static INFO: TaskInfo = TaskInfo {
+    name: "seq2seq",
+    shape: Shape::Pairs,
+    metrics: &[
+        Metric::LOSS,
+        Metric::PERPLEXITY,
+        Metric::measured("token_accuracy", "token accuracy", Direction::Higher),
+        Metric::measured("exact_accuracy", "exact match", Direction::Higher).with_default(),
+        Metric::measured("beam_token_accuracy", "token accuracy (beam)", Direction::Higher),
+        Metric::measured("beam_exact_accuracy", "exact match (beam)", Direction::Higher),
+    ],
+    table: &[
+        ("val_loss", "val loss", 3),
+        ("val_token_accuracy", "val token acc", 3),
+        ("val_exact_accuracy", "val exact", 3),
+        ("test_exact_accuracy", "test exact", 3),
+        ("test_beam_exact_accuracy", "test exact (beam)", 3),
+    ],
+    units: "loss = cross-entropy in nats per target token under teacher forcing; \
+            token and exact accuracy of greedy decoding, beam where shown",
+    by_length: &["exact_accuracy", "beam_exact_accuracy"],
+};
 
-impl TaskKind for Seq2seqTask {
-    fn name(&self) -> &'static str {
-        "seq2seq"
-    }
-
-    fn shape(&self) -> Shape {
-        Shape::Pairs
-    }
-
-    fn metrics(&self) -> &'static [Metric] {
-        METRICS
-    }
-
-    fn table(&self) -> &'static [Column] {
-        &[
-            ("val_loss", "val loss", 3),
-            ("val_token_accuracy", "val token acc", 3),
-            ("val_exact_accuracy", "val exact", 3),
-            ("test_exact_accuracy", "test exact", 3),
-            ("test_beam_exact_accuracy", "test exact (beam)", 3),
-        ]
-    }
-
-    fn units(&self) -> &'static str {
-        "loss = cross-entropy in nats per target token under teacher forcing; \
-         token and exact accuracy of greedy decoding, beam where shown"
+impl ExampleTask for Seq2seqTask {
+    fn info(&self) -> &'static TaskInfo {
+        &INFO
     }
 
     fn check(&self, spec: &Spec) -> Result<(), (String, String)> {
@@ -103,28 +94,6 @@ impl TaskKind for Seq2seqTask {
             .collect()
     }
 
-    fn load(&self, spec: &Spec) -> Result<Box<dyn TaskData>> {
-        examples::load(&Seq2seqTask, spec)
-    }
-
-    fn plots(&self) -> Vec<PlotSpec> {
-        examples::plots(self)
-    }
-
-    fn by_length(&self) -> &'static [&'static str] {
-        &["exact_accuracy", "beam_exact_accuracy"]
-    }
-
-    fn report_examples(&self, best: &[BestTrial]) -> Option<String> {
-        examples::report_examples(best)
-    }
-
-    fn as_examples(&self) -> Option<&dyn ExampleTask> {
-        Some(self)
-    }
-}
-
-impl ExampleTask for Seq2seqTask {
     fn build(&self, vs: &nn::Path, model: &ModelSpec, data: &Dataset) -> Result<Box<dyn ExampleModel>> {
         Ok(Box::new(Seq2Seq::new(vs, model, data.source.len() as i64, data.target.len() as i64)?))
     }
