@@ -5,6 +5,15 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// The machine's physical memory in bytes (`MemTotal` of `/proc/meminfo`),
+/// or `None` where it cannot be read (then no model is refused for size).
+pub fn physical_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum DeviceSpec {

@@ -87,7 +87,13 @@ pub struct TrialPlan {
 pub fn run(r: RunRequest) -> Result<RunPlan> {
     let experiment = experiment(r.spec, r.overrides)?;
     let device = r.device.unwrap_or(experiment.loaded.spec.device).resolve()?;
+    // The name and every id were checked with the spec; checking the joins
+    // again here keeps every path the sweep writes inside `--results`.
+    crate::fsutil::join_inside(r.results, experiment.name()).context("name")?;
     let dir = layout::experiment_dir(r.results, experiment.name());
+    for t in experiment.baselines.iter().chain(&experiment.trials) {
+        crate::fsutil::join_inside(&dir, &t.id).with_context(|| format!("trial id {}", t.id))?;
+    }
     let spec = r.spec.display();
     let picked = match &r.pick {
         Pick::All => None,

@@ -214,10 +214,19 @@ pub fn loss_and_correct(logits: &Tensor, target: &Tensor) -> (Tensor, Tensor) {
 /// Target id of positions that are read but not scored.
 pub const IGNORE: i64 = -100;
 
+/// The largest hidden size the budget bisection tries. Every cell has at
+/// least a hidden × hidden recurrent matrix, so hidden 2^20 is 2^40
+/// parameters, 16 TiB in training (weights, gradients, two moments in f32):
+/// more than any machine holds. The spec check refuses a budget beyond this
+/// machine's memory first (`model.param_budget`); this bound keeps the
+/// doubling from running on (and allocating ever larger models) even where
+/// memory cannot be read, or where `count` stops growing.
+pub const MAX_HIDDEN: usize = 1 << 20;
+
 /// The hidden size whose `count` is closest to `budget` (ties go to the
 /// smaller model); `count` must grow with the hidden size.
 pub fn solve_hidden_by(budget: usize, what: &str, count: impl Fn(usize) -> i64) -> anyhow::Result<usize> {
-    let budget = budget as i64;
+    let budget = i64::try_from(budget).unwrap_or(i64::MAX);
     if count(1) > budget {
         anyhow::bail!(
             "model.param_budget: {budget} parameters is below the smallest {what} ({} parameters at hidden 1)",
@@ -227,6 +236,12 @@ pub fn solve_hidden_by(budget: usize, what: &str, count: impl Fn(usize) -> i64) 
     // Largest h with count(h) <= budget, by bisection (count grows with h).
     let (mut lo, mut hi) = (1usize, 2usize);
     while count(hi) <= budget {
+        if hi >= MAX_HIDDEN {
+            anyhow::bail!(
+                "model.param_budget: {budget} parameters would need a {what} with hidden size above {MAX_HIDDEN}, \
+                 the largest the budget solver tries (2^40 recurrent parameters, more than any machine holds)"
+            );
+        }
         lo = hi;
         hi *= 2;
     }
@@ -239,4 +254,16 @@ pub fn solve_hidden_by(budget: usize, what: &str, count: impl Fn(usize) -> i64) 
         }
     }
     Ok(if (count(hi) - budget).abs() < (budget - count(lo)).abs() { hi } else { lo })
+}
+
+#[cfg(test)]
+mod budget_bound_tests {
+    #[test]
+    fn a_budget_beyond_any_machine_stops_the_doubling() {
+        // Mutation check: without the MAX_HIDDEN bail the doubling runs on
+        // and returns hidden 2^40 (with a real model, allocating ever larger ones).
+        let err = super::solve_hidden_by(1 << 40, "toy", |h| h as i64).unwrap_err().to_string();
+        assert!(err.starts_with("model.param_budget") && err.contains("1048576"), "{err}");
+        assert_eq!(super::solve_hidden_by(1000, "toy", |h| (h * h) as i64).unwrap(), 32);
+    }
 }

@@ -23,6 +23,12 @@ impl Spec {
         if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return err("name", "use letters, digits, '-', '_' or '.' (it names the results directory)");
         }
+        if self.name.chars().all(|c| c == '.') || self.name.len() > crate::fsutil::MAX_FILE_NAME {
+            return err("name", "must be a directory name inside the results root: not '.' or '..', at most 255 bytes");
+        }
+        if let Some(field) = non_finite(&serde_yaml::to_value(self).expect("spec serialises"), "") {
+            return err(&field, "must be a finite number (not .inf or .nan)");
+        }
         self.check_data()?;
         if !self.baselines.is_empty() && self.data.source.shape() != Shape::Text {
             return err(
@@ -57,6 +63,7 @@ impl Spec {
         if m.param_budget == Some(0) {
             return err("model.param_budget", "must be at least 1");
         }
+        self.check_model_memory()?;
         if m.cell.input_is_hidden {
             let tied = input_is_hidden_cells();
             if m.param_budget.is_some() {
@@ -80,8 +87,62 @@ impl Spec {
         self.check_train()
     }
 
+    /// Refuses a model that cannot fit in this machine's memory, from a
+    /// lower bound of its parameters (each layer and direction has at
+    /// least a hidden × hidden recurrent matrix; an embedding feeds at
+    /// least embedding_size × hidden input weights) or from its budget,
+    /// times [`BYTES_PER_PARAMETER`]. Without this, every trial fails at
+    /// allocation (or the budget bisection builds ever larger models).
+    fn check_model_memory(&self) -> Result<(), (String, String)> {
+        let Some(memory) = crate::device::physical_memory() else {
+            return Ok(());
+        };
+        let m = &self.model;
+        let (field, parameters) = match m.param_budget {
+            Some(budget) => ("model.param_budget", budget as f64),
+            None => {
+                let (h, e) = (m.hidden as f64, m.embedding_size as f64);
+                let directions = if m.bidirectional { 2.0 } else { 1.0 };
+                let layers = m.layers.max(m.decoder_layers.unwrap_or(0)) as f64;
+                let embedding = if m.input == InputEncoding::Embedding { e * h } else { 0.0 };
+                let field = if m.input == InputEncoding::Embedding && e > h {
+                    "model.embedding_size"
+                } else if layers * h > h * 64.0 {
+                    "model.layers"
+                } else {
+                    "model.hidden"
+                };
+                (field, directions * layers * h * h + embedding)
+            }
+        };
+        let needed = parameters * BYTES_PER_PARAMETER;
+        if needed > memory as f64 {
+            return Err((
+                field.to_string(),
+                format!(
+                    "the model needs at least {parameters:.3e} parameters, {:.1} GiB at {BYTES_PER_PARAMETER} bytes \
+                     each (weights, gradients and two optimizer moments in f32), more than this machine's {:.1} GiB \
+                     of memory",
+                    needed / GIB,
+                    memory as f64 / GIB
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_data(&self) -> Result<(), (String, String)> {
         let err = |field: &str, msg: String| Err((field.to_string(), msg));
+        let fields = ["data.source.path", "data.source.val_path", "data.source.test_path"];
+        for (path, field) in self.data_paths().into_iter().zip(fields) {
+            // A FIFO would block the read forever, a device never end; a
+            // missing file is reported (with how to make it) when it is read.
+            if let Ok(meta) = std::fs::metadata(path) {
+                if !meta.is_file() {
+                    return err(field, format!("'{}' is not a regular file", path.display()));
+                }
+            }
+        }
         let s = self.data.split;
         for (name, v) in [("train", s.train), ("val", s.val), ("test", s.test)] {
             if !(v > 0.0 && v < 1.0) {
@@ -241,7 +302,7 @@ impl Spec {
                 return err("train.momentum", "must be in [0, 1)");
             }
         }
-        if t.weight_decay < 0.0 {
+        if !(t.weight_decay >= 0.0) {
             return err("train.weight_decay", "must be >= 0");
         }
         match t.lr_schedule {
@@ -266,17 +327,17 @@ impl Spec {
                 return err("train.clip_grad_norm", "must be positive (or null to disable clipping)");
             }
         }
-        if t.batch_size == 0 {
-            return err("train.batch_size", "must be at least 1");
+        if !(1..=MAX_SIZE).contains(&t.batch_size) {
+            return err("train.batch_size", &format!("must be between 1 and {MAX_SIZE}"));
         }
-        if t.bptt == 0 {
-            return err("train.bptt", "must be at least 1");
+        if !(1..=MAX_SIZE).contains(&t.bptt) {
+            return err("train.bptt", &format!("must be between 1 and {MAX_SIZE}"));
         }
         match (t.steps, t.epochs) {
             (None, None) => return err("train.steps", "give a budget: train.steps or train.epochs"),
             (Some(_), Some(_)) => return err("train.epochs", "give train.steps or train.epochs, not both"),
             (Some(0), _) => return err("train.steps", "must be at least 1"),
-            (_, Some(e)) if e.is_nan() || e <= 0.0 => return err("train.epochs", "must be positive"),
+            (_, Some(e)) if !(e > 0.0 && e.is_finite()) => return err("train.epochs", "must be a positive number"),
             _ => {}
         }
         if t.eval_every == 0 {
@@ -290,7 +351,32 @@ impl Spec {
         }
         Ok(())
     }
+}
 
+/// Bytes a parameter takes in training: the f32 weight, its gradient and
+/// Adam's two moments.
+pub const BYTES_PER_PARAMETER: f64 = 16.0;
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// The largest batch size and BPTT length: their products with each other
+/// and with sequence lengths stay far inside `i64` (tensor sizes), and no
+/// machine holds a batch larger than this anyway.
+pub const MAX_SIZE: usize = 1 << 24;
+
+/// The dotted field of the first number in `value` that is not finite.
+fn non_finite(value: &serde_yaml::Value, path: &str) -> Option<String> {
+    use serde_yaml::Value;
+    let join = |key: &str| if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+    match value {
+        Value::Number(n) => n.as_f64().filter(|x| !x.is_finite()).map(|_| path.to_string()),
+        Value::Sequence(items) => items.iter().enumerate().find_map(|(i, v)| non_finite(v, &join(&i.to_string()))),
+        Value::Mapping(map) => map.iter().find_map(|(k, v)| non_finite(v, &join(&super::sweep::scalar(k)))),
+        Value::Tagged(t) => non_finite(&t.value, path),
+        _ => None,
+    }
+}
+
+impl Spec {
     /// The data files this spec reads (a relative path is relative to the working directory).
     pub fn data_paths(&self) -> Vec<&Path> {
         match &self.data.source {

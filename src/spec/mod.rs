@@ -322,8 +322,21 @@ pub struct SweepSpec {
     /// Random search: `trials` samples of `params` per variant × grid point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub random: Option<random::RandomSpec>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Training seeds, each run for every point; absent: the base
+    /// `train.seed` only. An empty list is refused (it would have run
+    /// seed 0 silently).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "nonempty_seeds")]
     pub seeds: Vec<u64>,
+}
+
+fn nonempty_seeds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    let seeds = Vec::<u64>::deserialize(d)?;
+    if seeds.is_empty() {
+        return Err(serde::de::Error::custom(
+            "is an empty list: give at least one seed, or leave sweep.seeds out to run the base train.seed",
+        ));
+    }
+    Ok(seeds)
 }
 
 impl SweepSpec {
@@ -380,6 +393,7 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
 
 /// Parses spec text strictly: unknown keys and wrong types are errors naming the field.
 pub fn parse(source: &str, origin: &str, default_name: &str) -> Result<Loaded, SpecError> {
+    refuse_duplicate_keys(source, origin)?;
     let de = serde_yaml::Deserializer::from_str(source);
     let mut spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
@@ -397,6 +411,46 @@ pub fn parse(source: &str, origin: &str, default_name: &str) -> Result<Loaded, S
         spec.name = default_name.to_string();
     }
     Ok(Loaded { spec, origin: origin.to_string(), source: source.to_string() })
+}
+
+/// A key repeated in any mapping is an error, wherever it is: serde's
+/// structs refuse one (`model:`), but a map (`sweep.grid`,
+/// `sweep.random.params`, a variant) would silently keep the last value.
+/// Reading the text into a YAML value first finds them all, since
+/// serde_yaml's `Mapping` refuses duplicates.
+fn refuse_duplicate_keys(source: &str, origin: &str) -> Result<(), SpecError> {
+    let de = serde_yaml::Deserializer::from_str(source);
+    match serde_path_to_error::deserialize::<_, serde_yaml::Value>(de) {
+        Err(e) if e.inner().to_string().contains("duplicate entry with key ") => {
+            let parent = e.path().to_string();
+            // serde_yaml writes `<path>: duplicate entry with key "k" at line N column M`.
+            let message = e.into_inner().to_string();
+            let quoted = message.split("duplicate entry with key ").nth(1).unwrap_or_default();
+            let quoted = quoted.split(" at line ").next().unwrap_or_default();
+            let key = serde_json::from_str::<String>(quoted).unwrap_or_else(|_| quoted.to_string());
+            let field = if parent.is_empty() || parent == "." { key.clone() } else { format!("{parent}.{key}") };
+            // The second line that starts with the key (block style); else its parent's.
+            let lines: Vec<usize> = source
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| {
+                    let l = l.trim_start().trim_start_matches("- ");
+                    [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")].iter().any(|k| l.starts_with(k))
+                })
+                .map(|(i, _)| i + 1)
+                .collect();
+            let line = lines.get(1).copied().or_else(|| locate::line_of(source, &field));
+            Err(SpecError {
+                origin: origin.to_string(),
+                field,
+                message: "is repeated: each key may appear once in a mapping (a map would silently keep only the last)"
+                    .into(),
+                line,
+            })
+        }
+        // Every other problem is reported, with its field, by the typed parse.
+        _ => Ok(()),
+    }
 }
 
 fn field_or_root(field: &str) -> String {

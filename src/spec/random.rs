@@ -36,6 +36,13 @@ pub enum Distribution {
 impl Distribution {
     pub fn check(&self) -> Result<(), String> {
         match self {
+            // The sampler draws from [low, high): bounds that are not finite
+            // (`.inf`, `.nan`) or whose width overflows (±1e308) panic inside it.
+            Distribution::Uniform([lo, hi]) | Distribution::LogUniform([lo, hi])
+                if !(lo.is_finite() && hi.is_finite() && (hi - lo).is_finite()) =>
+            {
+                Err(format!("bounds must be finite numbers with a finite difference, got [{lo}, {hi}]"))
+            }
             Distribution::Uniform([lo, hi]) if lo.partial_cmp(hi) != Some(std::cmp::Ordering::Less) => {
                 Err("uniform needs [low, high] with low < high".into())
             }
@@ -119,5 +126,21 @@ mod tests {
         assert!(Distribution::Uniform([2.0, 1.0]).check().is_err());
         assert!(Distribution::Choice(vec![]).check().is_err());
         assert!(Distribution::IntLogUniform([20, 200]).check().is_ok());
+    }
+
+    #[test]
+    fn bounds_that_are_not_finite_are_refused_not_drawn() {
+        // Mutation check: without the finiteness arm in `check`, these pass
+        // it and `draw` panics ("Uniform::new called with `low >= high`" or
+        // a non-finite range).
+        for d in [
+            Distribution::Uniform([0.0, f64::INFINITY]),
+            Distribution::Uniform([f64::NAN, 1.0]),
+            Distribution::Uniform([-1e308, 1e308]),
+            Distribution::LogUniform([1e-3, f64::INFINITY]),
+            Distribution::LogUniform([f64::NAN, 1.0]),
+        ] {
+            assert!(d.check().is_err(), "{d:?}");
+        }
     }
 }

@@ -162,6 +162,23 @@ fn check_sweep(loaded: &Loaded) -> Result<(), SpecError> {
             return Err(loaded.error("sweep.grid", "list seeds under sweep.seeds, not as a grid axis"));
         }
     }
+    // The seed list (or the base train.seed) sets every trial's seed last,
+    // so a seed set by a variant or drawn at random would be overwritten.
+    let seed_set = sweep.variants.iter().any(|v| v.keys.contains_key("train.seed"))
+        || sweep.random.as_ref().is_some_and(|r| r.params.contains_key("train.seed"));
+    if seed_set {
+        let field = if sweep.random.as_ref().is_some_and(|r| r.params.contains_key("train.seed")) {
+            "sweep.random.params.train.seed"
+        } else {
+            "sweep.variants"
+        };
+        return Err(loaded.error(
+            field,
+            "train.seed is set by sweep.seeds (or the base train.seed), which every trial's seed comes from; \
+             list the seeds under sweep.seeds instead",
+        ));
+    }
+    check_size(loaded)?;
     let mut labels = std::collections::HashSet::new();
     for (i, v) in sweep.variants.iter().enumerate() {
         if v.keys.is_empty() && v.label.is_none() {
@@ -191,6 +208,32 @@ fn check_sweep(loaded: &Loaded) -> Result<(), SpecError> {
         }
     }
     Ok(())
+}
+
+/// The most trials a sweep may expand to: more is surely a mistake (a
+/// random search with too many trials, a grid axis from a generated list),
+/// and expanding it would take minutes before a single trial runs.
+pub const MAX_TRIALS: usize = 10_000;
+
+/// Refuses a sweep of more than [`MAX_TRIALS`] trials from the product of
+/// its sizes, before expanding anything.
+fn check_size(loaded: &Loaded) -> Result<(), SpecError> {
+    let sweep = &loaded.spec.sweep;
+    let mut factors = std::iter::once(sweep.variants.len().max(1))
+        .chain(sweep.grid.values().map(Vec::len))
+        .chain(sweep.random.iter().map(|r| r.trials))
+        .chain(std::iter::once(sweep.seeds.len().max(1)));
+    let total = factors.try_fold(1usize, |n, f| n.checked_mul(f));
+    match total {
+        Some(n) if n <= MAX_TRIALS => Ok(()),
+        _ => Err(loaded.error(
+            "sweep",
+            format!(
+                "expands to {} trials (variants × grid values × random trials × seeds); at most {MAX_TRIALS} are allowed",
+                total.map_or("more than 2^64".to_string(), |n| n.to_string())
+            ),
+        )),
+    }
 }
 
 /// Variants × grid points × random samples, in that nesting order.
