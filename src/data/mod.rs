@@ -129,7 +129,7 @@ pub fn read_text(spec: &Spec) -> Result<Text> {
     let (text, scored) = match &spec.data.source {
         Source::Builtin { name } => (builtin::load(name)?, None),
         Source::File { path } => {
-            let bytes = std::fs::read(path).map_err(|e| {
+            let bytes = read_regular(path).map_err(|e| {
                 // Corpora under data/ are prepared, not shipped: say how.
                 let hint = if path.starts_with("data") {
                     "; prepared corpora under data/ are built by `make data` (or `rnnlab data linux`)"
@@ -145,6 +145,12 @@ pub fn read_text(spec: &Spec) -> Result<Text> {
                     e.utf8_error().valid_up_to()
                 )
             })?;
+            // A byte-order mark is not a character of the text (the
+            // example readers drop it too).
+            let text = match text.strip_prefix('\u{feff}') {
+                Some(rest) => rest.to_string(),
+                None => text,
+            };
             (text, None)
         }
         Source::Xml { chars, seed, max_depth } => (synthetic::xml(*chars, *seed, *max_depth), None),
@@ -169,6 +175,16 @@ pub fn read_text(spec: &Spec) -> Result<Text> {
         }
         None => Text { text, scored },
     })
+}
+
+/// A data file's bytes; anything but a regular file is refused, since
+/// reading a FIFO blocks until a writer comes and a device may never end.
+pub fn read_regular(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    std::fs::read(path)
 }
 
 pub fn describe_source(source: &Source) -> String {
@@ -208,18 +224,27 @@ impl Corpus {
         let part = |from: usize, to: usize| Split { ids: ids[from..to].to_vec(), targets: targets[from..to].to_vec() };
         let (mut train, mut val, mut test) =
             (part(0, n_train), part(n_train, n_train + n_val), part(n_train + n_val, n));
+        // Each split is read as `batch` parallel streams; a stream needs two
+        // characters (one read, one predicted), or nothing is scored: train
+        // would make no window and validation would report a loss of 0.
         let batch = spec.train.batch_size;
-        if train.len() < batch + 1 {
+        let need = batch.saturating_mul(2);
+        if train.len() < need {
             bail!(
                 "data: the train split has {} characters, too few for train.batch_size {batch} \
-                 (need at least {}); use more text or a smaller batch",
+                 (need at least {need}: {batch} streams of at least 2 characters); use more text or a smaller batch",
                 train.len(),
-                batch + 1
             );
         }
-        for (name, part) in [("val", &val), ("test", &test)] {
-            if part.len() < 2 {
-                bail!("data.split.{name}: the {name} split has {} characters; it needs at least 2", part.len());
+        let val_read = spec.train.eval_chars.map_or(val.len(), |n| n.min(val.len()));
+        for (name, read) in [("val", val_read), ("test", test.len())] {
+            if read < need {
+                let field = if name == "val" && val_read < val.len() { "train.eval_chars" } else { "data.split" };
+                bail!(
+                    "{field}: the {name} split reads {read} characters, too few for train.batch_size {batch} \
+                     (need at least {need}: {batch} streams of at least 2 characters); it would report a loss of 0; \
+                     use more text, a larger data.split.{name} or a smaller batch"
+                );
             }
         }
         if spec.model.reverse_input {

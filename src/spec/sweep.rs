@@ -316,12 +316,26 @@ fn trial_id(point: &Point, seed: u64, spec: &Spec) -> String {
     let mut parts: Vec<String> = point.label.iter().map(|l| slug(l)).collect();
     let shown = point.fixed.iter().filter(|(k, _)| point.label.is_none() || !point.variant_keys.contains(k));
     parts.extend(shown.map(|(_, v)| slug(&short_value(v))));
-    if let Some(k) = point.sample {
-        parts.push(format!("r{k}"));
+    let readable = parts.join("-");
+    let sample = point.sample.map(|k| format!("r{k}-")).unwrap_or_default();
+    let tail = format!("{sample}s{seed}-{}", &spec_hash(spec)[..6]);
+    shorten_id(&readable, &tail)
+}
+
+/// `readable-tail`, cut to a file name's [`crate::fsutil::MAX_FILE_NAME`]
+/// bytes by truncating the readable part; the tail (sample, seed, hash) is
+/// kept whole, so the id still names its trial. Ids that fit are unchanged.
+fn shorten_id(readable: &str, tail: &str) -> String {
+    let max = crate::fsutil::MAX_FILE_NAME;
+    let id = if readable.is_empty() { tail.to_string() } else { format!("{readable}-{tail}") };
+    if id.len() <= max {
+        return id;
     }
-    parts.push(format!("s{seed}"));
-    parts.push(spec_hash(spec)[..6].to_string());
-    parts.join("-")
+    let mut keep = max.saturating_sub(tail.len() + 1);
+    while !readable.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}-{tail}", readable[..keep].trim_end_matches(['-', '_', '.']))
 }
 
 /// A value as a short label: scalars as they are, a mapping by its `kind`

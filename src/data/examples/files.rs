@@ -168,7 +168,8 @@ fn sentences(
 /// The whole file as text, without a byte-order mark; `field` is the spec
 /// key that named the file.
 fn read(path: &Path, field: &str) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| anyhow!("{field}: cannot read '{}': {e}", path.display()))?;
+    let bytes =
+        crate::data::read_regular(path).map_err(|e| anyhow!("{field}: cannot read '{}': {e}", path.display()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         anyhow!("{field}: '{}' is not UTF-8 text (invalid byte at offset {offset})", path.display())
