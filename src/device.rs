@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 /// The machine's physical memory in bytes (`MemTotal` of `/proc/meminfo`),
 /// or `None` where it cannot be read (then no model is refused for size).
 pub fn physical_memory() -> Option<u64> {
+    static MEMORY: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *MEMORY.get_or_init(read_physical_memory)
+}
+
+fn read_physical_memory() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
