@@ -302,7 +302,7 @@ impl Spec {
                 return err("train.momentum", "must be in [0, 1)");
             }
         }
-        if !(t.weight_decay >= 0.0) {
+        if t.weight_decay.is_nan() || t.weight_decay < 0.0 {
             return err("train.weight_decay", "must be >= 0");
         }
         match t.lr_schedule {
