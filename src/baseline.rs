@@ -75,7 +75,9 @@ fn fit_into(t: &Trial, b: &BaselineSpec, dir: &Path, status: &mut Status) -> Res
     log.write(0, "train", &[("loss", train.loss), ("bpc", bits(train.loss))])?;
     // Scored with the metrics its task declares for a trained model.
     let defs = crate::tasks::of(&t.spec)?.metrics();
-    for (split, score) in [("val", &val), ("test", &test)] {
+    // Without a test split (`data.split.test: 0`) there is nothing to score there.
+    let splits = [("val", Some(&val)), ("test", Some(&test).filter(|_| !corpus.test.is_empty()))];
+    for (split, score) in splits.into_iter().filter_map(|(name, s)| Some((name, s?))) {
         let metrics = crate::metrics::complete(defs, score.loss, &[("accuracy", score.accuracy)]);
         let metrics: Vec<(String, f64)> = metrics.into_iter().filter(|(_, v)| v.is_finite()).collect();
         log.write(0, split, &metrics)?;

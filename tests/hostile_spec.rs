@@ -171,3 +171,30 @@ fn a_byte_order_mark_is_not_a_character_of_a_corpus() {
     assert!(!text.text.contains('\u{feff}'));
     assert_eq!(rnnlab::data::Vocab::from_text(&text.text).len(), 3);
 }
+
+#[test]
+fn a_train_validation_split_without_test_trains_and_reports_no_test_metrics() {
+    // Mutation: require data.split.test > 0 again in Spec::check
+    // (src/spec/check.rs), or score the empty test split in Trainer::run
+    // (src/train/mod.rs): the run is refused, or test_* results appear.
+    refused(BASE, &["data.split={train: 0.9, val: 0.1, test: -0.1}"], &["data.split.test"]);
+    refused(BASE, &["data.split={train: 0.9, val: 0, test: 0.1}"], &["data.split.val"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let lm = "data:\n  source: {kind: xml, chars: 20000}\n  split: {train: 0.9, val: 0.1, test: 0}\n\
+              model: {hidden: 8}\ntrain: {steps: 6, eval_every: 3, log_every: 3, batch_size: 8, bptt: 16}\n\
+              baselines:\n  - {kind: ngram, order: 3}\ndevice: cpu\n";
+    let tag =
+        "task: tag\ndata:\n  source: {kind: lookahead, examples: 200}\n  split: {train: 0.8, val: 0.2, test: 0}\n\
+               model: {hidden: 8}\ntrain: {steps: 6, eval_every: 3, log_every: 3}\ndevice: cpu\n";
+    for (name, body) in [("lm", lm), ("tag", tag)] {
+        let spec = write_spec(tmp.path(), name, body);
+        let out = rnnlab(&["run", spec.to_str().unwrap(), "--results", tmp.path().to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {}", text(&out));
+        let summary = std::fs::read_to_string(tmp.path().join(name).join("summary.csv")).unwrap();
+        let header = summary.lines().next().unwrap();
+        assert!(header.contains("val_loss") && !header.contains("test_"), "{name}: {header}");
+        let rows = summary.lines().count() - 1;
+        assert_eq!(rows, if name == "lm" { 2 } else { 1 }, "{name}: {summary}");
+        assert!(summary.lines().skip(1).all(|l| l.contains(",finished,")), "{name}: {summary}");
+    }
+}

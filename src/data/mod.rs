@@ -220,7 +220,8 @@ impl Corpus {
         let n = ids.len();
         let s = spec.data.split;
         let n_train = (n as f64 * s.train).floor() as usize;
-        let n_val = ((n as f64 * s.val).floor() as usize).min(n - n_train);
+        // Without a test split (`data.split.test: 0`) validation takes the rest.
+        let n_val = if s.test == 0.0 { n - n_train } else { ((n as f64 * s.val).floor() as usize).min(n - n_train) };
         let part = |from: usize, to: usize| Split { ids: ids[from..to].to_vec(), targets: targets[from..to].to_vec() };
         let (mut train, mut val, mut test) =
             (part(0, n_train), part(n_train, n_train + n_val), part(n_train + n_val, n));
@@ -238,7 +239,7 @@ impl Corpus {
         }
         let val_read = spec.train.eval_chars.map_or(val.len(), |n| n.min(val.len()));
         for (name, read) in [("val", val_read), ("test", test.len())] {
-            if read < need {
+            if read < need && !(name == "test" && s.test == 0.0) {
                 let field = if name == "val" && val_read < val.len() { "train.eval_chars" } else { "data.split" };
                 bail!(
                     "{field}: the {name} split reads {read} characters, too few for train.batch_size {batch} \

@@ -144,10 +144,14 @@ impl Spec {
             }
         }
         let s = self.data.split;
-        for (name, v) in [("train", s.train), ("val", s.val), ("test", s.test)] {
+        for (name, v) in [("train", s.train), ("val", s.val)] {
             if !(v > 0.0 && v < 1.0) {
                 return err(&format!("data.split.{name}"), format!("must be in (0, 1), got {v}"));
             }
+        }
+        // 0 is a plain train/validation split: no test evaluation, no test_* results.
+        if !(s.test >= 0.0 && s.test < 1.0) {
+            return err("data.split.test", format!("must be in [0, 1) (0: no test split), got {}", s.test));
         }
         if ((s.train + s.val + s.test) - 1.0).abs() > 1e-6 {
             return err("data.split", format!("fractions must sum to 1, got {}", s.train + s.val + s.test));

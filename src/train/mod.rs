@@ -61,6 +61,10 @@ pub trait Objective {
     fn evaluate(&self, split: EvalSplit, last: bool) -> Eval;
     /// Training batches per pass over the training split.
     fn per_epoch(&self) -> usize;
+    /// Whether there is a test split to score at the end (`data.split.test: 0` has none).
+    fn has_test(&self) -> bool {
+        true
+    }
     /// Where the next batch comes from: (offset, passes done).
     fn position(&self) -> (i64, usize);
     fn seek(&mut self, offset: i64, epoch: usize);
@@ -319,13 +323,15 @@ impl<'a> Trainer<'a> {
                 let position = self.position(report.steps, &report, &interval, train_time, train_tokens);
                 observer.checkpoint(Which::Best, &self.snapshot(position)?)?;
             }
-            let test = self.evaluate(EvalSplit::Test, true);
-            observer.eval(report.steps, "test", &test)?;
+            if self.objective.has_test() {
+                let test = self.evaluate(EvalSplit::Test, true);
+                observer.eval(report.steps, "test", &test)?;
+                report.test = Some(test);
+            }
             if !val.loss.is_finite() {
                 report.outcome = Outcome::Diverged { step: report.steps, what: "validation loss is not finite".into() };
             }
             report.val = Some(val);
-            report.test = Some(test);
         }
         Ok(report)
     }

@@ -304,7 +304,8 @@ fn from_files(
 }
 
 /// Shuffles with `seed`, keeps the first `max` examples and cuts them into
-/// contiguous train/val/test parts by the `split` fractions; none may be empty.
+/// contiguous train/val/test parts by the `split` fractions; none may be
+/// empty, except the test part when `split.test` is 0 (no test split).
 fn split_examples(mut all: Vec<Raw>, seed: u64, max: Option<usize>, split: SplitFractions) -> Result<[Vec<Raw>; 3]> {
     all.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     all.truncate(max.unwrap_or(usize::MAX));
@@ -315,7 +316,7 @@ fn split_examples(mut all: Vec<Raw>, seed: u64, max: Option<usize>, split: Split
     let test = all.split_off(val_end);
     let val = all.split_off(train_end);
     for (name, part) in [("train", &all), ("val", &val), ("test", &test)] {
-        if part.is_empty() {
+        if part.is_empty() && !(name == "test" && split.test == 0.0) {
             bail!(
                 "data.split: {n} examples leave the {name} split empty (train {}, val {}, test {}); \
                  use more examples or a larger data.split.{name}",

@@ -98,6 +98,10 @@ impl Objective for LmObjective<'_> {
         }
     }
 
+    fn has_test(&self) -> bool {
+        !self.corpus.test.is_empty()
+    }
+
     fn per_epoch(&self) -> usize {
         self.windows.per_epoch()
     }

@@ -400,6 +400,10 @@ impl Objective for ExampleObjective<'_> {
         Eval { loss, scored: n as usize, metrics: tallies.metrics(self.task, loss, last) }
     }
 
+    fn has_test(&self) -> bool {
+        !self.test.is_empty()
+    }
+
     fn per_epoch(&self) -> usize {
         self.per_epoch
     }
