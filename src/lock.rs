@@ -35,7 +35,10 @@ pub struct TrialLock {
 #[derive(Debug)]
 pub enum Refused {
     /// Another process holds it; what its lock file says about it.
-    Held { path: PathBuf, holder: String },
+    Held {
+        path: PathBuf,
+        holder: String,
+    },
     Io(anyhow::Error),
 }
 

@@ -256,10 +256,7 @@ fn trial_processes_die_with_a_killed_sweep() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let dir = only_trial(&tmp.path().join("killed"));
-    let out = rnnlab_env(
-        &["run-trial", dir.to_str().unwrap(), "--threads", "1"],
-        &[("RNNLAB_TEST_CRASH_TRIAL", "")],
-    );
+    let out = rnnlab_env(&["run-trial", dir.to_str().unwrap(), "--threads", "1"], &[("RNNLAB_TEST_CRASH_TRIAL", "")]);
     assert!(text(&out).contains(&format!("taken over from dead pid {child}")), "{}", text(&out));
 }
 
@@ -270,8 +267,8 @@ fn trial_processes_die_with_a_killed_sweep() {
 #[test]
 fn thread_counts_do_not_depend_on_pending_trials() {
     let tmp = tempfile::tempdir().unwrap();
-    let body = spec("threads", "steps: 12, eval_every: 6, log_every: 4, checkpoint_every: 4")
-        + "sweep:\n  seeds: [1, 2]\n";
+    let body =
+        spec("threads", "steps: 12, eval_every: 6, log_every: 4, checkpoint_every: 4") + "sweep:\n  seeds: [1, 2]\n";
     let path = write_spec(tmp.path(), "threads", &body);
     let sweep = |jobs: &str, envs: &[(&str, &str)]| {
         rnnlab_env(&["run", path.to_str().unwrap(), "--jobs", jobs, "--results", tmp.path().to_str().unwrap()], envs)
@@ -303,4 +300,28 @@ fn thread_counts_do_not_depend_on_pending_trials() {
     let out = sweep("1", &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(threads(&ids[0]), first, "{}", text(&out));
+}
+
+/// Class 4: committed results without `trials/` still give a report (from
+/// `summary.csv`), and `summary` says what it cannot rebuild and leaves
+/// `summary.csv` alone. (Fails without the `summary.csv` fallback in
+/// `plan::results`: "has no trials/ directory".)
+#[test]
+fn report_and_summary_work_on_committed_results_without_trials() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tmp.path().join("default");
+    std::fs::create_dir(&exp).unwrap();
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/default");
+    for f in ["summary.csv", "experiment.yaml"] {
+        std::fs::copy(committed.join(f), exp.join(f)).unwrap();
+    }
+    let out = rnnlab(&["report", exp.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report = std::fs::read_to_string(exp.join("report.md")).unwrap();
+    assert!(report.contains("Read from `summary.csv`"), "{report}");
+    assert!(report.contains("| LSTM |") || report.contains("lstm"), "{report}");
+    let out = rnnlab(&["summary", exp.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("no trials/ directory") && text(&out).contains("nothing is rebuilt"), "{}", text(&out));
+    assert_eq!(std::fs::read(exp.join("summary.csv")).unwrap(), std::fs::read(committed.join("summary.csv")).unwrap());
 }
