@@ -76,7 +76,7 @@ pub fn write(
 ) -> Result<PathBuf> {
     let target = layout::checkpoint_dir(trial_dir, which);
     let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.tmp", layout::checkpoint_name(which)))
+        .prefix(&layout::checkpoint_tmp_prefix(which))
         .tempdir_in(trial_dir)
         .with_context(|| format!("cannot write in {}", trial_dir.display()))?;
     let dir = tmp.path();
@@ -121,6 +121,26 @@ pub fn remove_all(trial_dir: &Path) -> Result<()> {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the temporary directories of checkpoints whose writer was
+/// killed before renaming them into place (`.checkpoint-last.tmpXXXX`).
+/// Only for the process that holds the trial's lock: another's may be
+/// writing one.
+pub fn remove_temporaries(trial_dir: &Path) -> Result<()> {
+    let prefixes = [Which::Last, Which::Best].map(layout::checkpoint_tmp_prefix);
+    let Ok(entries) = std::fs::read_dir(trial_dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        if prefixes.iter().any(|p| name.to_string_lossy().starts_with(p.as_str())) && entry.path().is_dir() {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove {}", path.display()))?;
         }
     }
     Ok(())

@@ -13,7 +13,9 @@
 //!     status.json                  running | finished | diverged | failed, with final metrics
 //!     metrics.csv                  tidy metric rows (trial, step, split, metric, value)
 //!     log.txt                      what the trial printed (when run by a sweep)
-//!     checkpoint-last/, checkpoint-best/   (and `<name>.old` while one is replaced)
+//!     lock                         flocked while a process trains the trial; names its holder
+//!     checkpoint-last/, checkpoint-best/   (and `<name>.old` while one is replaced,
+//!                                  `.<name>.tmp*` while one is written)
 //!       model.safetensors, optimizer.safetensors, hidden.safetensors,
 //!       state.json, vocab.json | symbols.json, model.json, trial.yaml
 //! ```
@@ -37,6 +39,8 @@ pub const TRIAL_FILE: &str = "trial.yaml";
 pub const STATUS_FILE: &str = "status.json";
 pub const METRICS_FILE: &str = "metrics.csv";
 pub const LOG_FILE: &str = "log.txt";
+/// Locked (`flock`) by the process training the trial; it names that process.
+pub const LOCK_FILE: &str = "lock";
 pub const CHECKPOINT_LAST: &str = "checkpoint-last";
 pub const CHECKPOINT_BEST: &str = "checkpoint-best";
 
@@ -97,6 +101,13 @@ pub fn checkpoint_name(which: Which) -> &'static str {
 /// `<trial>/checkpoint-last/` or `<trial>/checkpoint-best/`.
 pub fn checkpoint_dir(trial_dir: &Path, which: Which) -> PathBuf {
     trial_dir.join(checkpoint_name(which))
+}
+
+/// `.<checkpoint>.tmp`: the prefix of the temporary directory a checkpoint
+/// is written into before it is renamed into place; one left behind by a
+/// killed process is never a checkpoint, and is deleted when the trial runs.
+pub fn checkpoint_tmp_prefix(which: Which) -> String {
+    format!(".{}.tmp", checkpoint_name(which))
 }
 
 /// `<trial>/<checkpoint>.old/`: the previous checkpoint while a new one replaces it.

@@ -16,6 +16,7 @@ pub mod device;
 pub mod fsutil;
 pub mod generate;
 pub mod layout;
+pub mod lock;
 pub mod metrics;
 pub mod model;
 pub mod ngram;

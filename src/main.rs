@@ -307,6 +307,17 @@ fn list(path: &Path, overrides: &[String]) -> Result<ExitCode> {
 
 fn summarise(dir: &Path) -> Result<ExitCode> {
     let results = plan::results(dir)?;
+    if results.from_summary {
+        let rows = rnnlab::summary::by_variant(&results.records);
+        println!("{}", rnnlab::summary::terminal_table(&rows));
+        eprintln!(
+            "note: {} has no trials/ directory: this table is read from its summary.csv, and nothing is \
+             rebuilt (summary.csv, summary.md, metrics.json and the plots need the trial directories; \
+             `rnnlab report` works from summary.csv, without learning curves or samples)",
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let (table, files) = rnnlab::write_outputs(&results.dir, &results.records)?;
     println!("{table}");
     for f in files {
@@ -344,6 +355,13 @@ fn report(a: ReportArgs) -> Result<ExitCode> {
         split_by: a.split_by,
     };
     let p = plan::report(&a.dir, cli)?;
+    if p.results.from_summary {
+        eprintln!(
+            "note: {} has no trials/ directory: the report is built from summary.csv, without learning \
+             curves, length breakdowns or samples (they need the trial directories)",
+            a.dir.display()
+        );
+    }
     let files = rnnlab::report::write(&p.results.dir, &p.results.records, &p.sections, &p.options)?;
     for f in files {
         println!("{}", f.display());

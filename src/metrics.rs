@@ -199,7 +199,11 @@ impl MetricsLog {
                 rows.len()
             );
         }
-        let mut w = csv::Writer::from_writer(Vec::new());
+        // The header is written by hand: a writer that writes it with the
+        // first row would leave none when no row is kept (a checkpoint
+        // taken before the first log).
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        w.write_record(HEADER)?;
         for row in &rows[..keep] {
             w.serialize(row)?;
         }
@@ -285,5 +289,23 @@ mod tests {
         assert_eq!(rows.len(), 3);
         assert_eq!((rows[2].step, rows[2].value), (20, 2.0));
         assert!(MetricsLog::resume(&path, "t1", 9).is_err());
+    }
+
+    /// A checkpoint taken before the first log keeps no rows; the resumed
+    /// file still starts with the header. (Fails if `resume` lets the csv
+    /// writer write the header with the first row, as it did.)
+    #[test]
+    fn resuming_from_no_rows_keeps_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        let mut log = MetricsLog::create(&path, "t1").unwrap();
+        log.write(10, "train", &[("loss", 1.5)]).unwrap();
+        drop(log);
+        let mut log = MetricsLog::resume(&path, "t1", 0).unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().starts_with("trial,step,split,metric,value\n"));
+        log.write(10, "train", &[("loss", 2.5)]).unwrap();
+        let rows = read(&path).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].step, rows[0].value), (10, 2.5));
     }
 }

@@ -173,10 +173,14 @@ pub fn check_data(trials: &[Trial]) -> Result<()> {
 }
 
 /// An experiment directory that `rnnlab summary`, `plot` and `report` read:
-/// its trial directories.
+/// its trial directories, or, in committed results without `trials/`, its
+/// `summary.csv`.
 pub struct Results {
     pub dir: PathBuf,
     pub records: Vec<Record>,
+    /// Read from `summary.csv` ([`summary::from_summary_csv`]): no curves,
+    /// no checkpoints, and `summary.csv` itself cannot be rebuilt.
+    pub from_summary: bool,
 }
 
 /// `rnnlab summary DIR` and `rnnlab plot DIR`.
@@ -184,7 +188,11 @@ pub fn results(dir: &Path) -> Result<Results> {
     if !dir.is_dir() {
         bail!("{} is not a directory", dir.display());
     }
-    Ok(Results { dir: dir.to_path_buf(), records: summary::collect(dir)? })
+    if !layout::trials_dir(dir).is_dir() && dir.join(layout::SUMMARY_CSV).is_file() {
+        let records = summary::from_summary_csv(dir)?;
+        return Ok(Results { dir: dir.to_path_buf(), records, from_summary: true });
+    }
+    Ok(Results { dir: dir.to_path_buf(), records: summary::collect(dir)?, from_summary: false })
 }
 
 /// `rnnlab report` options given on the command line; each replaces the

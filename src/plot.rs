@@ -149,7 +149,7 @@ pub fn by_length(
     group: impl Fn(&Record) -> String,
 ) -> Result<Vec<Curve>> {
     let mut groups = Groups::default();
-    for r in records.iter().filter(|r| r.is_finished() && r.trial.baseline.is_none()) {
+    for r in records.iter().filter(|r| r.is_finished() && r.trial.baseline.is_none() && r.dir.is_dir()) {
         let rows = metrics::read(&r.dir.join(crate::layout::METRICS_FILE))?;
         let Some(last) = rows.iter().filter(|row| row.split == split).map(|row| row.step).max() else { continue };
         let name = group(r);

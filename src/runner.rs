@@ -22,6 +22,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::fsutil::write_atomic;
 use crate::layout;
+use crate::lock::{Refused, TrialLock};
 use crate::plan::TrialPlan;
 use crate::spec::sweep::Trial;
 use crate::spec::Loaded;
@@ -105,9 +106,10 @@ pub fn run_sweep(opts: &SweepOptions, exp_dir: &Path, trials: &[Trial]) -> Resul
     if pending.is_empty() {
         return Ok((0, 0));
     }
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let jobs = opts.jobs.unwrap_or(if opts.device.is_cuda() { 1 } else { cores }).clamp(1, pending.len());
-    let threads = (cores / jobs).max(1);
+    let (jobs, threads) = jobs_and_threads(opts);
+    // Fewer pending trials run fewer at once, each with the same threads:
+    // a trial's numbers must not depend on how many others were pending.
+    let jobs = jobs.min(pending.len());
     eprintln!(
         "running {} trials on {} — {jobs} at a time, {threads} thread(s) each",
         pending.len(),
@@ -141,11 +143,13 @@ pub fn run_sweep(opts: &SweepOptions, exp_dir: &Path, trials: &[Trial]) -> Resul
                 bars.remove(&bar);
                 overall.inc(1);
                 let line = match &status {
-                    Ok(s) => describe_end(t, s),
+                    Ok(Ended::Ran(s)) => describe_end(t, s),
+                    Ok(Ended::Held(why)) => format!("{:<28} skipped: {why}", t.id),
                     Err(e) => format!("{:<28} failed: {e:#}", t.id),
                 };
                 bars.suspend(|| eprintln!("{line}"));
-                if !status.is_ok_and(|s| s.state.is_done()) {
+                // A trial another process is running is not this sweep's failure.
+                if !matches!(status, Ok(Ended::Held(_))) && !matches!(&status, Ok(Ended::Ran(s)) if s.state.is_done()) {
                     failures.fetch_add(1, Ordering::Relaxed);
                 }
             });
@@ -154,6 +158,22 @@ pub fn run_sweep(opts: &SweepOptions, exp_dir: &Path, trials: &[Trial]) -> Resul
     let failures = failures.into_inner();
     overall.finish_and_clear();
     Ok((pending.len(), failures))
+}
+
+/// Trials run at once and libtorch threads per trial, from `--jobs` (by
+/// default one trial per core on CPU, one at a time on CUDA) and the cores,
+/// never from how many trials are pending.
+fn jobs_and_threads(opts: &SweepOptions) -> (usize, usize) {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let jobs = opts.jobs.unwrap_or(if opts.device.is_cuda() { 1 } else { cores }).max(1);
+    (jobs, (cores / jobs).max(1))
+}
+
+/// How a trial's child process went.
+enum Ended {
+    Ran(Status),
+    /// Another process holds the trial's lock: why, naming it.
+    Held(String),
 }
 
 fn short(id: &str) -> String {
@@ -169,7 +189,8 @@ fn describe_end(t: &Trial, s: &Status) -> String {
 }
 
 /// Runs one trial in a child process and returns the status it left; a
-/// child that died without recording its end is marked failed here.
+/// child that died without recording its end is marked failed here. A
+/// trial another process is running (its lock is held) is left alone.
 fn run_child(
     opts: &SweepOptions,
     exe: &Path,
@@ -177,14 +198,24 @@ fn run_child(
     t: &Trial,
     threads: usize,
     bar: &ProgressBar,
-) -> Result<Status> {
+) -> Result<Ended> {
     let dir = layout::trial_dir(exp_dir, &t.id);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Locked before anything in the directory is touched; the child
+    // inherits the lock and the sweep keeps it until the child has ended.
+    let lock = match TrialLock::acquire(&dir) {
+        Ok(lock) => lock,
+        Err(Refused::Held { holder, .. }) => return Ok(Ended::Held(format!("another run is training it ({holder})"))),
+        Err(Refused::Io(e)) => return Err(e),
+    };
     // The resolved spec goes in first: it is all the child reads, and even
     // a trial that dies at once is listed.
     t.write(&dir)?;
     let log_path = dir.join(layout::LOG_FILE);
     let log = std::fs::File::create(&log_path)?;
     let mut cmd = Command::new(exe);
+    crate::lock::hand_to_child(&mut cmd, &lock);
+    die_with_parent(&mut cmd);
     cmd.arg("run-trial").arg(&dir).args([
         "--progress",
         "--device",
@@ -209,9 +240,9 @@ fn run_child(
     }
     let exit = child.wait()?;
     match Status::read(&dir) {
-        Ok(s) if s.state != TrialState::Running => Ok(s),
+        Ok(s) if s.state != TrialState::Running => Ok(Ended::Ran(s)),
         previous => {
-            let tail = log_tail(&log_path, 5);
+            let tail = failure_reason(&std::fs::read_to_string(&log_path).unwrap_or_default());
             let mut s = previous.unwrap_or_else(|_| Status {
                 state: TrialState::Failed,
                 message: None,
@@ -233,11 +264,55 @@ fn run_child(
     }
 }
 
-fn log_tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    all[all.len().saturating_sub(lines)..].join(" | ")
+/// What a crashed trial's log says went wrong: its last `error:` line, or
+/// the panic line and message (not the stack frames after them), else its
+/// last lines.
+fn failure_reason(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let error = lines.iter().rposition(|l| l.starts_with("error:"));
+    let panic = lines.iter().rposition(|l| l.starts_with("thread '") && l.contains("panicked at"));
+    match (error, panic) {
+        (Some(e), p) if p.is_none_or(|p| e > p) => lines[e].to_string(),
+        (_, Some(p)) => {
+            // `thread 'main' panicked at src/x.rs:1:2:` then the message, up
+            // to the `note:` or `stack backtrace:` line.
+            let message: Vec<&str> = lines[p + 1..]
+                .iter()
+                .take_while(|l| !l.starts_with("note:") && !l.starts_with("stack backtrace:"))
+                .copied()
+                .collect();
+            std::iter::once(lines[p]).chain(message).collect::<Vec<_>>().join(" ")
+        }
+        _ => lines[lines.len().saturating_sub(5)..].join(" | "),
+    }
 }
+
+/// Makes the trial process `cmd` starts die with this one (`kill -9` of a
+/// sweep leaves no trial training on): Linux's parent-death signal, set in
+/// the child between fork and exec. The signal comes when the thread that
+/// started the child ends; the sweep's pool threads outlive their children.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getpid, prctl, getppid and _exit are async-signal-safe.
+    let parent = unsafe { libc::getpid() };
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent died before the signal was armed.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_: &mut Command) {}
 
 /// Runs the trial of `p` in this process: what `rnnlab run-trial DIR` (each
 /// sweep child, each Slurm task) and `rnnlab run SPEC --trial ID` do once the
@@ -247,18 +322,39 @@ pub fn run_trial(p: &TrialPlan) -> Result<Status> {
     if p.trial.baseline.is_some() {
         return crate::baseline::run(&p.trial, &p.dir);
     }
-    tch::set_num_threads(p.threads as i32);
+    // Held until the trial has ended: no other process trains it meanwhile.
+    let _lock = TrialLock::inherit_or_acquire(&p.dir).map_err(|e| match e {
+        Refused::Held { .. } => anyhow::anyhow!("{e}: another run is training this trial; not running it twice"),
+        Refused::Io(e) => e,
+    })?;
+    // A resumed trial keeps the thread count it started with.
+    let threads = match trial::resumed_threads(&p.dir) {
+        Some(recorded) if recorded != p.threads => {
+            eprintln!("{}: resuming with the {recorded} thread(s) it started with (not {})", p.trial.id, p.threads);
+            recorded
+        }
+        _ => p.threads,
+    };
+    tch::set_num_threads(threads as i32);
     tch::set_num_interop_threads(1);
     // Test hook: simulate a trial process that crashes before recording anything.
     if std::env::var("RNNLAB_TEST_CRASH_TRIAL").is_ok_and(|prefix| p.trial.id.starts_with(&prefix)) {
         std::process::abort();
     }
-    // Test hook: abort the trial process (as a kill would) after this training step.
-    let abort_after = std::env::var("RNNLAB_TEST_ABORT_AFTER_STEP").ok().and_then(|v| v.parse::<usize>().ok());
+    // Test hook: a trial process that panics (a bug) before recording anything.
+    if std::env::var("RNNLAB_TEST_PANIC_TRIAL").is_ok_and(|prefix| p.trial.id.starts_with(&prefix)) {
+        panic!("test hook: trial {} panics", p.trial.id);
+    }
+    // Test hooks: abort the trial process (as a kill would) after a training
+    // step's log (`RNNLAB_TEST_ABORT_AFTER_STEP=N`) or at `RNNLAB_TEST_ABORT_AT`
+    // (`train:N`, or `checkpoint:N`: once step N's checkpoint is written).
+    let abort = std::env::var("RNNLAB_TEST_ABORT_AT").ok().and_then(|v| trial::AbortAt::parse(&v)).or_else(|| {
+        std::env::var("RNNLAB_TEST_ABORT_AFTER_STEP").ok().and_then(|v| v.parse().ok()).map(trial::AbortAt::Train)
+    });
     if p.progress {
-        trial::run(&p.trial, &p.dir, p.device, p.threads, &mut ChildProgress, abort_after)
+        trial::run(&p.trial, &p.dir, p.device, threads, &mut ChildProgress, abort)
     } else {
-        trial::run(&p.trial, &p.dir, p.device, p.threads, &mut (), abort_after)
+        trial::run(&p.trial, &p.dir, p.device, threads, &mut (), abort)
     }
 }
 

@@ -70,6 +70,69 @@ pub fn collect(exp_dir: &Path) -> Result<Vec<Record>> {
     Ok(records)
 }
 
+/// The records a committed results directory without `trials/` still
+/// describes: each `summary.csv` row, its trial found by id among those
+/// `experiment.yaml` expands to, its status rebuilt from the row (state,
+/// size, steps, device, time, result columns, message). Their `dir`s do not
+/// exist: what needs `metrics.csv` or a checkpoint cannot use them.
+pub fn from_summary_csv(exp_dir: &Path) -> Result<Vec<Record>> {
+    let path = exp_dir.join(layout::SUMMARY_CSV);
+    let spec_path = exp_dir.join(layout::EXPERIMENT_FILE);
+    let text = std::fs::read_to_string(&spec_path).with_context(|| {
+        format!(
+            "{} has neither trials/ nor {}: cannot tell its trials apart",
+            exp_dir.display(),
+            layout::EXPERIMENT_FILE
+        )
+    })?;
+    let loaded = crate::spec::parse(&text, &spec_path.display().to_string(), "experiment")?;
+    let loaded = crate::tasks::resolve(&loaded)?;
+    let mut trials: Vec<Trial> = crate::tasks::expand(&loaded)?;
+    trials.extend(crate::spec::baseline::trials(&loaded)?);
+    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let header = reader.headers()?.clone();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let results_from = col("elapsed_s").map_or(header.len(), |i| i + 1);
+    let results_to = col("message").unwrap_or(header.len());
+    let mut records = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let row = row.with_context(|| format!("{}: bad row {}", path.display(), i + 2))?;
+        let get = |name: &str| col(name).and_then(|c| row.get(c)).unwrap_or_default();
+        let id = get("trial");
+        let trial = trials.iter().find(|t| t.id == id).cloned().with_context(|| {
+            format!("{}: trial {id} is not one of {}'s trials", path.display(), spec_path.display())
+        })?;
+        let state = match get("status") {
+            "finished" => TrialState::Finished,
+            "diverged" => TrialState::Diverged,
+            "failed" => TrialState::Failed,
+            _ => TrialState::Running,
+        };
+        let result = (results_from..results_to)
+            .filter_map(|c| Some((header.get(c)?.to_string(), row.get(c)?.parse::<f64>().ok()?)))
+            .collect();
+        let status = Status {
+            state,
+            message: Some(get("message").to_string()).filter(|m| !m.is_empty()),
+            device: get("device").to_string(),
+            threads: 0,
+            started: 0,
+            elapsed_s: get("elapsed_s").parse().unwrap_or(0.0),
+            steps: get("steps").parse().unwrap_or(0),
+            total_steps: 0,
+            params: get("params").parse().unwrap_or(0),
+            hidden: get("hidden").parse().unwrap_or(0),
+            result,
+        };
+        let dir = layout::trial_dir(exp_dir, id);
+        records.push(Record { trial, status: Some(status), dir });
+    }
+    if records.is_empty() {
+        bail!("{} has no rows", path.display());
+    }
+    Ok(records)
+}
+
 fn spec_order(exp_dir: &Path) -> Vec<String> {
     let path = exp_dir.join(layout::EXPERIMENT_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else {

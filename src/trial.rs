@@ -119,20 +119,52 @@ pub fn progress_value(defs: &[Metric], loss: f64) -> String {
     }
 }
 
+/// A test hook: where to abort the trial process, as a kill would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbortAt {
+    /// Once the training log of the first logged step at or after this one is written.
+    Train(usize),
+    /// Once the `checkpoint-last/` of this step is written (before any log after it).
+    Checkpoint(usize),
+}
+
+impl AbortAt {
+    /// `train:STEP` or `checkpoint:STEP`.
+    pub fn parse(s: &str) -> Option<AbortAt> {
+        let (kind, step) = s.split_once(':')?;
+        let step = step.trim().parse().ok()?;
+        match kind.trim() {
+            "train" => Some(AbortAt::Train(step)),
+            "checkpoint" => Some(AbortAt::Checkpoint(step)),
+            _ => None,
+        }
+    }
+}
+
+/// The thread count an earlier attempt of the trial in `dir` ran with, if
+/// this run will resume it: a resumed trial keeps it, since libtorch's
+/// results can depend on it.
+pub fn resumed_threads(dir: &Path) -> Option<usize> {
+    let s = Status::read(dir).ok()?;
+    (!s.state.is_done() && s.threads > 0 && checkpoint::find(dir, Which::Last).is_some()).then_some(s.threads)
+}
+
 /// Runs `trial` (the `trial.yaml` of `dir`, see [`Trial::write`]) into `dir`
 /// on `device`, resuming from `checkpoint-last/` if an earlier attempt left
 /// one without ending. Errors inside training
 /// are recorded in `status.json` as `failed` and returned; a diverged run
-/// is a result. `abort_after` (a test hook) aborts the process once the
-/// training log of that step is written, like a kill would.
+/// is a result. `abort` (a test hook) aborts the process at a step, like a
+/// kill would. The caller holds the trial's lock ([`crate::lock`]).
 pub fn run(
     trial: &Trial,
     dir: &Path,
     device: tch::Device,
     threads: usize,
     progress: &mut dyn Progress,
-    abort_after: Option<usize>,
+    abort: Option<AbortAt>,
 ) -> Result<Status> {
+    // Left by a process killed while writing a checkpoint.
+    checkpoint::remove_temporaries(dir)?;
     let resume = match Status::read(dir) {
         Ok(s) if s.state.is_done() => {
             checkpoint::remove_all(dir)?;
@@ -143,7 +175,7 @@ pub fn run(
     let mut status = Status::running(crate::device::name(device), threads);
     status.write(dir)?;
     let clock = Instant::now();
-    let outcome = train_into(trial, dir, device, &mut status, progress, resume.as_deref(), abort_after);
+    let outcome = train_into(trial, dir, device, &mut status, progress, resume.as_deref(), abort);
     status.elapsed_s = clock.elapsed().as_secs_f64();
     if let Err(e) = &outcome {
         status.state = TrialState::Failed;
@@ -160,7 +192,7 @@ fn train_into(
     status: &mut Status,
     progress: &mut dyn Progress,
     resume: Option<&Path>,
-    abort_after: Option<usize>,
+    abort: Option<AbortAt>,
 ) -> Result<()> {
     let task = crate::tasks::of(&trial.spec)?;
     let data = task.load(&trial.spec)?;
@@ -199,7 +231,7 @@ fn train_into(
     status.write(dir)?;
     let defs = task.metrics();
     let mut sink =
-        Sink { log, defs, progress, total: trainer.total_steps(), dir, trial, data: data.as_ref(), model, abort_after };
+        Sink { log, defs, progress, total: trainer.total_steps(), dir, trial, data: data.as_ref(), model, abort };
     let report = trainer.run(&mut sink)?;
     status.steps = report.steps;
     // JSON has no NaN: a metric that is not finite is simply absent.
@@ -277,14 +309,14 @@ struct Sink<'p> {
     data: &'p dyn TaskData,
     /// The model as trained (hidden solved from a budget), for checkpoints.
     model: ModelSpec,
-    abort_after: Option<usize>,
+    abort: Option<AbortAt>,
 }
 
 impl Observer for Sink<'_> {
     fn train(&mut self, log: &TrainLog) -> Result<()> {
         self.log.write(log.step, "train", &log.metrics(self.defs))?;
         self.progress.update(log.step, self.total, &progress_value(self.defs, log.loss));
-        if self.abort_after.is_some_and(|k| log.step >= k) {
+        if matches!(self.abort, Some(AbortAt::Train(k)) if log.step >= k) {
             std::process::abort();
         }
         Ok(())
@@ -297,6 +329,9 @@ impl Observer for Sink<'_> {
     fn checkpoint(&mut self, which: Which, snapshot: &Snapshot) -> Result<()> {
         let files = self.data.checkpoint_files()?;
         checkpoint::write(self.dir, which, snapshot, self.log.rows(), self.trial, &files, &self.model)?;
+        if which == Which::Last && self.abort == Some(AbortAt::Checkpoint(snapshot.position.step)) {
+            std::process::abort();
+        }
         Ok(())
     }
 }

@@ -267,6 +267,12 @@ pub fn write(exp_dir: &Path, records: &[Record], sections: &[Section], o: &Repor
     let mut files = Vec::new();
     let name = exp_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut md = header(&name, records, o);
+    if !records.iter().any(|r| r.dir.is_dir()) {
+        md.push_str(
+            "Read from `summary.csv`: the trial directories (`trials/`) are absent, so learning curves, \
+             length breakdowns and samples are left out.\n\n",
+        );
+    }
     for (k, s) in sections.iter().enumerate() {
         let suffix = if sections.len() > 1 { format!("_{k}") } else { String::new() };
         files.extend(section_markdown(&mut md, s, o, &plots_dir, &suffix)?);

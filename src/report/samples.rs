@@ -14,7 +14,8 @@ pub(super) fn samples_markdown(md: &mut String, s: &Section, o: &ReportSpec) {
         .rows
         .iter()
         .filter_map(|row| {
-            let r = best_trial(s, o, &row.variant)?;
+            // Committed results without trials/ have no checkpoints.
+            let r = best_trial(s, o, &row.variant).filter(|r| r.dir.is_dir())?;
             Some(BestTrial { variant: row.variant.clone(), dir: r.dir.clone(), trial: &r.trial })
         })
         .collect();
