@@ -179,7 +179,14 @@ pub fn analyse(records: &[Record], o: &ReportSpec) -> Result<Vec<Section>> {
                 if name.is_empty() { String::new() } else { format!(" of section {name}") },
                 groups.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
-            None => groups.keys().next().cloned().context("no trial has the metric")?,
+            None => groups.keys().next().cloned().with_context(|| {
+                let hint = if o.metric.starts_with("test_") {
+                    " (an experiment with data.split.test: 0 has no test split)"
+                } else {
+                    ""
+                };
+                format!("no trial has a value for {}{hint}", o.metric)
+            })?,
         };
         let base_values = groups[&baseline].clone();
         let margin = o.margin * stats::mean(&base_values).unwrap_or(f64::NAN).abs();
