@@ -459,25 +459,7 @@ fn bench_cmd(a: BenchArgs) -> Result<ExitCode> {
 }
 
 fn tasks(name: Option<&str>, json: bool) -> Result<ExitCode> {
-    use rnnlab::tasks::{self, TaskKind};
-    let chosen: Vec<&dyn TaskKind> = match name {
-        Some(n) => vec![tasks::get(n).map_err(|e| anyhow::anyhow!(e))?],
-        None => tasks::REGISTRY.to_vec(),
-    };
-    if json {
-        let described: Vec<serde_json::Value> = chosen.iter().map(|&t| tasks::describe(t)).collect();
-        let value = if name.is_some() { described[0].clone() } else { serde_json::Value::from(described) };
-        println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    for t in chosen {
-        println!("{}  (sources: {})", t.name(), t.shape().source_kinds().join(", "));
-        for m in t.metrics() {
-            let default = if m.default { "  [default]" } else { "" };
-            let better = if m.lower_is_better() { "lower is better" } else { "higher is better" };
-            println!("    {:<22} {:<24} {better}{default}", m.name, m.unit);
-        }
-    }
+    print!("{}", rnnlab::tasks::listing(name, json)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -250,6 +250,31 @@ pub fn describe(task: &dyn TaskKind) -> serde_json::Value {
     })
 }
 
+/// What `rnnlab tasks` prints: every task (or the one named) with the
+/// sources it reads and the metrics it logs, or the same as JSON (for one
+/// task, what an experiment's `metrics.json` holds).
+pub fn listing(name: Option<&str>, json: bool) -> Result<String> {
+    let chosen: Vec<&dyn TaskKind> = match name {
+        Some(n) => vec![get(n).map_err(|e| anyhow::anyhow!(e))?],
+        None => REGISTRY.to_vec(),
+    };
+    if json {
+        let described: Vec<serde_json::Value> = chosen.iter().map(|&t| describe(t)).collect();
+        let value = if name.is_some() { described[0].clone() } else { serde_json::Value::from(described) };
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&value)?));
+    }
+    let mut out = String::new();
+    for t in chosen {
+        out.push_str(&format!("{}  (sources: {})\n", t.name(), t.shape().source_kinds().join(", ")));
+        for m in t.metrics() {
+            let default = if m.default { "  [default]" } else { "" };
+            let better = if m.lower_is_better() { "lower is better" } else { "higher is better" };
+            out.push_str(&format!("    {:<22} {:<24} {better}{default}\n", m.name, m.unit));
+        }
+    }
+    Ok(out)
+}
+
 /// Where a trial directory's checkpoint is: `path` itself if it is one,
 /// else the trial's best checkpoint, else its last.
 pub fn checkpoint_dir(path: &Path) -> Result<PathBuf> {
@@ -274,6 +299,19 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), REGISTRY.len());
         assert!(get("transformer").unwrap_err().contains("known: char_lm, classify, tag, seq2seq"));
+    }
+
+    #[test]
+    fn the_listing_shows_every_task_and_its_declarations() {
+        let text = listing(None, false).unwrap();
+        for t in REGISTRY {
+            assert!(text.contains(&format!("{}  (sources: ", t.name())), "{text}");
+        }
+        assert_eq!(text.matches("[default]").count(), REGISTRY.len());
+        let json: serde_json::Value = serde_json::from_str(&listing(Some("seq2seq"), true).unwrap()).unwrap();
+        assert_eq!(json["default_metric"], "val_exact_accuracy");
+        assert_eq!(json["metrics"][0]["direction"], "lower");
+        assert!(listing(Some("nope"), false).unwrap_err().to_string().contains("unknown task 'nope'"));
     }
 
     #[test]
