@@ -114,6 +114,21 @@ pub fn find(trial_dir: &Path, which: Which) -> Option<PathBuf> {
     [dir, old].into_iter().find(|d| d.join(STATE_FILE).is_file() && d.join(MODEL_FILE).is_file())
 }
 
+/// The checkpoint to use a trained trial by: its best, else its last.
+pub fn best_or_last(trial_dir: &Path) -> Option<PathBuf> {
+    find(trial_dir, Which::Best).or_else(|| find(trial_dir, Which::Last))
+}
+
+/// The checkpoint `path` names: `path` itself if it is one, else a trial
+/// directory's [`best_or_last`].
+pub fn of(path: &Path) -> Result<PathBuf> {
+    if path.join(MODEL_FILE).is_file() {
+        return Ok(path.to_path_buf());
+    }
+    best_or_last(path)
+        .with_context(|| format!("{} is neither a checkpoint nor a trial directory with a checkpoint", path.display()))
+}
+
 /// Deletes a trial's checkpoints (before it is run again from scratch).
 pub fn remove_all(trial_dir: &Path) -> Result<()> {
     for which in [Which::Last, Which::Best] {

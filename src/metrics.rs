@@ -102,6 +102,12 @@ pub const TRAINING: &[Metric] = &[
     Metric::measured("best_step", "step", Direction::Lower),
 ];
 
+/// The metrics of `defs` logged for training (`train`), each computed from
+/// the mean `loss`: `loss` itself, `bpc`, ….
+pub fn of_loss(defs: &[Metric], loss: f64) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+    defs.iter().filter(|m| m.train).filter_map(move |m| Some((m.name, (m.of_loss?)(loss))))
+}
+
 /// A task's metrics for one evaluation, in declaration order: those with
 /// `of_loss` computed from `loss`, the others taken from `measured` (and
 /// left out when not measured, e.g. beam metrics without beam search).

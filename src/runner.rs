@@ -67,12 +67,9 @@ pub fn run_baselines(opts: &SweepOptions, exp_dir: &Path, baselines: &[Trial]) -
         }
         ran += 1;
         match t.write(&dir).and_then(|()| crate::baseline::run(t, &dir)) {
-            Ok(s) => eprintln!(
-                "{:<28} fitted    val {:.3} bits/char  ({:.0}s)",
-                t.id,
-                s.result.get("val_bpc").copied().unwrap_or(f64::NAN),
-                s.elapsed_s
-            ),
+            Ok(s) => {
+                eprintln!("{:<28} fitted    {}  ({:.0}s)", t.id, crate::tasks::headline(t, &s.result), s.elapsed_s)
+            }
             Err(e) => {
                 failed += 1;
                 eprintln!("{:<28} failed: {e:#}", t.id);
@@ -181,7 +178,7 @@ fn short(id: &str) -> String {
 }
 
 fn describe_end(t: &Trial, s: &Status) -> String {
-    let bpc = s.result.get("val_bpc").map(|v| format!("val {v:.3} bits/char")).unwrap_or_default();
+    let bpc = crate::tasks::headline(t, &s.result);
     match s.state {
         TrialState::Finished => format!("{:<28} finished  {bpc}  ({:.0}s)", t.id, s.elapsed_s),
         _ => format!("{:<28} {}  {}", t.id, s.state.as_str(), s.message.clone().unwrap_or_default()),

@@ -78,17 +78,15 @@ pub fn collect(exp_dir: &Path) -> Result<Vec<Record>> {
 pub fn from_summary_csv(exp_dir: &Path) -> Result<Vec<Record>> {
     let path = exp_dir.join(layout::SUMMARY_CSV);
     let spec_path = exp_dir.join(layout::EXPERIMENT_FILE);
-    let text = std::fs::read_to_string(&spec_path).with_context(|| {
-        format!(
+    if !spec_path.is_file() {
+        bail!(
             "{} has neither trials/ nor {}: cannot tell its trials apart",
             exp_dir.display(),
             layout::EXPERIMENT_FILE
-        )
-    })?;
-    let loaded = crate::spec::parse(&text, &spec_path.display().to_string(), "experiment")?;
-    let loaded = crate::tasks::resolve(&loaded)?;
-    let mut trials: Vec<Trial> = crate::tasks::expand(&loaded)?;
-    trials.extend(crate::spec::baseline::trials(&loaded)?);
+        );
+    }
+    let (mut trials, baselines) = spec_trials(exp_dir)?;
+    trials.extend(baselines);
     let mut reader = csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let header = reader.headers()?.clone();
     let col = |name: &str| header.iter().position(|h| h == name);
@@ -134,15 +132,16 @@ pub fn from_summary_csv(exp_dir: &Path) -> Result<Vec<Record>> {
 }
 
 fn spec_order(exp_dir: &Path) -> Vec<String> {
+    spec_trials(exp_dir).map(|(trials, _)| trials.into_iter().map(|t| t.id).collect()).unwrap_or_default()
+}
+
+/// The trained trials and the baselines' pseudo-trials that an experiment
+/// directory's `experiment.yaml` expands to.
+fn spec_trials(exp_dir: &Path) -> Result<(Vec<Trial>, Vec<Trial>)> {
     let path = exp_dir.join(layout::EXPERIMENT_FILE);
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return vec![];
-    };
-    crate::spec::parse(&text, &path.display().to_string(), "experiment")
-        .ok()
-        .and_then(|l| crate::tasks::expand(&l).ok())
-        .map(|ts| ts.into_iter().map(|t| t.id).collect())
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let loaded = crate::tasks::resolve(&crate::spec::parse(&text, &path.display().to_string(), "experiment")?)?;
+    Ok((crate::tasks::expand(&loaded)?, crate::spec::baseline::trials(&loaded)?))
 }
 
 /// The task of an experiment's trials (of its first trained trial).
@@ -290,7 +289,7 @@ impl VariantRow {
 /// The result column a report compares by default: `val_` and the
 /// metric the task declares as its default.
 pub fn default_metric(task: &dyn TaskKind) -> String {
-    format!("val_{}", task.metrics().iter().find(|m| m.default).map_or("loss", |m| m.name))
+    format!("val_{}", task.default_metric())
 }
 
 /// Writes `metrics.json`: the experiment's task and the metrics it declares

@@ -230,15 +230,14 @@ fn train_into(
     status.hidden = model.hidden;
     status.write(dir)?;
     let defs = task.metrics();
-    let mut sink =
-        Sink { log, defs, progress, total: trainer.total_steps(), dir, trial, data: data.as_ref(), model, abort };
+    let files = data.checkpoint_files()?;
+    let mut sink = Sink { log, defs, progress, total: trainer.total_steps(), dir, trial, files, model, abort };
     let report = trainer.run(&mut sink)?;
     status.steps = report.steps;
     // JSON has no NaN: a metric that is not finite is simply absent.
     let mut r = Finite(&mut status.result);
-    let of_loss = |loss: f64| defs.iter().filter(|m| m.train).filter_map(move |m| Some((m.name, (m.of_loss?)(loss))));
     if let Some(t) = report.last_train {
-        for (name, v) in of_loss(t.loss) {
+        for (name, v) in crate::metrics::of_loss(defs, t.loss) {
             r.insert(format!("train_{name}"), v);
         }
     }
@@ -248,7 +247,7 @@ fn train_into(
         }
     }
     if let Some((step, best)) = &report.best_val {
-        for (name, v) in of_loss(best.loss) {
+        for (name, v) in crate::metrics::of_loss(defs, best.loss) {
             r.insert(format!("best_val_{name}"), v);
         }
         r.insert("best_step".into(), *step as f64);
@@ -306,7 +305,8 @@ struct Sink<'p> {
     total: usize,
     dir: &'p Path,
     trial: &'p Trial,
-    data: &'p dyn TaskData,
+    /// The task's files a checkpoint holds beside the weights (vocabularies).
+    files: Vec<(&'static str, String)>,
     /// The model as trained (hidden solved from a budget), for checkpoints.
     model: ModelSpec,
     abort: Option<AbortAt>,
@@ -327,8 +327,7 @@ impl Observer for Sink<'_> {
     }
 
     fn checkpoint(&mut self, which: Which, snapshot: &Snapshot) -> Result<()> {
-        let files = self.data.checkpoint_files()?;
-        checkpoint::write(self.dir, which, snapshot, self.log.rows(), self.trial, &files, &self.model)?;
+        checkpoint::write(self.dir, which, snapshot, self.log.rows(), self.trial, &self.files, &self.model)?;
         if which == Which::Last && self.abort == Some(AbortAt::Checkpoint(snapshot.position.step)) {
             std::process::abort();
         }

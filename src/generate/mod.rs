@@ -13,7 +13,6 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::checkpoint;
 use crate::data::{Corpus, Vocab};
-use crate::train::Which;
 
 /// A next-character model read one token at a time.
 pub trait LanguageModel {
@@ -67,10 +66,9 @@ pub fn open(path: &Path) -> Result<(Model, String)> {
             format!("{} ({})", trial.id, trial.variant),
         ));
     }
-    let dir =
-        checkpoint::find(path, Which::Best).or_else(|| checkpoint::find(path, Which::Last)).with_context(|| {
-            format!("{} has no checkpoint yet (a trial writes one every train.checkpoint_every steps)", path.display())
-        })?;
+    let dir = checkpoint::best_or_last(path).with_context(|| {
+        format!("{} has no checkpoint yet (a trial writes one every train.checkpoint_every steps)", path.display())
+    })?;
     Ok((Model::Rnn(rnn::RnnLm::load(&dir)?), format!("{} ({}), {}", trial.id, trial.variant, dir.display())))
 }
 

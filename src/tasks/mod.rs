@@ -23,7 +23,7 @@ pub mod tag;
 #[cfg(test)]
 mod toy;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use tch::nn;
@@ -85,6 +85,11 @@ pub trait TaskKind: Sync {
     }
     fn by_length(&self) -> &'static [&'static str] {
         self.info().by_length
+    }
+    /// The name of the metric it declares as its default (reports compare
+    /// `val_<name>`).
+    fn default_metric(&self) -> &'static str {
+        self.metrics().iter().find(|m| m.default).map_or("loss", |m| m.name)
     }
     /// Checks of a spec of this task beyond the ones every spec gets:
     /// `(field, message)` of the first problem.
@@ -217,22 +222,14 @@ pub fn expand(loaded: &Loaded) -> Result<Vec<Trial>, SpecError> {
     sweep::expand_with(&resolve(loaded)?, &check)
 }
 
-/// The hidden size whose model has about `budget` parameters, counted by
-/// building the model `build` makes for a hidden size on the CPU.
-pub fn solve_budget(
-    spec: &ModelSpec,
-    what: &str,
-    build: impl Fn(&nn::Path, &ModelSpec) -> Result<()>,
-) -> Result<usize> {
-    let budget = spec.param_budget.unwrap_or(0);
-    let count = |hidden: usize| -> i64 {
-        let vs = nn::VarStore::new(tch::Device::Cpu);
-        match build(&vs.root(), &ModelSpec { hidden, ..spec.clone() }) {
-            Ok(()) => vs.trainable_variables().iter().map(|t| t.numel() as i64).sum(),
-            Err(_) => i64::MAX,
-        }
-    };
-    crate::model::solve_hidden_by(budget, what, count)
+/// A trial's final value of its task's default metric with its unit, as a
+/// sweep prints it when the trial ends (`val 2.345 bits/char`); empty if
+/// the trial has none.
+pub fn headline(trial: &Trial, result: &indexmap::IndexMap<String, f64>) -> String {
+    let Ok(task) = of(&trial.spec) else { return String::new() };
+    let name = task.default_metric();
+    let unit = task.metrics().iter().find(|m| m.name == name).map_or("", |m| m.unit);
+    result.get(&format!("val_{name}")).map(|v| format!("val {v:.3} {unit}")).unwrap_or_default()
 }
 
 /// A task's declarations as JSON, for tools outside rnnlab (the notebook
@@ -244,7 +241,7 @@ pub fn describe(task: &dyn TaskKind) -> serde_json::Value {
     serde_json::json!({
         "task": task.name(),
         "shape": task.shape(),
-        "default_metric": format!("val_{}", task.metrics().iter().find(|m| m.default).map_or("loss", |m| m.name)),
+        "default_metric": format!("val_{}", task.default_metric()),
         "metrics": metrics,
         "result_columns": crate::metrics::result_columns(task.metrics()),
     })
@@ -273,18 +270,6 @@ pub fn listing(name: Option<&str>, json: bool) -> Result<String> {
         }
     }
     Ok(out)
-}
-
-/// Where a trial directory's checkpoint is: `path` itself if it is one,
-/// else the trial's best checkpoint, else its last.
-pub fn checkpoint_dir(path: &Path) -> Result<PathBuf> {
-    use anyhow::Context;
-    if path.join(crate::layout::MODEL_FILE).is_file() {
-        return Ok(path.to_path_buf());
-    }
-    crate::checkpoint::find(path, crate::train::Which::Best)
-        .or_else(|| crate::checkpoint::find(path, crate::train::Which::Last))
-        .with_context(|| format!("{} is neither a checkpoint nor a trial directory with a checkpoint", path.display()))
 }
 
 #[cfg(test)]

@@ -93,11 +93,8 @@ impl TrainLog {
     /// The logged values: the task's training metrics (`loss_metrics`, each
     /// a function of the loss), then what every run logs.
     pub fn metrics(&self, loss_metrics: &[Metric]) -> Vec<(String, f64)> {
-        let mut out: Vec<(String, f64)> = loss_metrics
-            .iter()
-            .filter(|m| m.train)
-            .filter_map(|m| Some((m.name.to_string(), (m.of_loss?)(self.loss))))
-            .collect();
+        let mut out: Vec<(String, f64)> =
+            crate::metrics::of_loss(loss_metrics, self.loss).map(|(k, v)| (k.to_string(), v)).collect();
         out.extend(
             [
                 ("grad_norm", self.grad_norm),
@@ -215,7 +212,7 @@ impl<'a> Trainer<'a> {
     }
 
     pub fn parameter_count(&self) -> i64 {
-        self.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+        crate::model::parameter_count(&self.vs)
     }
 
     pub fn var_store(&self) -> &nn::VarStore {

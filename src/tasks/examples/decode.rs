@@ -34,7 +34,7 @@ impl Decoder {
     /// Opens a checkpoint directory, or a trial directory's best checkpoint
     /// (else its last); returns the decoder and what was loaded.
     pub fn open(path: &Path) -> Result<(Decoder, String)> {
-        let dir = crate::tasks::checkpoint_dir(path)?;
+        let dir = checkpoint::of(path)?;
         let trial = crate::spec::sweep::Trial::read(&dir)?;
         let Some(task) = crate::tasks::of(&trial.spec)?.as_examples() else {
             bail!("{} holds a {} model, which reads no examples: use `rnnlab sample`", dir.display(), trial.spec.task);

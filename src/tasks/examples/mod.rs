@@ -219,7 +219,14 @@ pub fn resolve_model(task: &dyn ExampleTask, spec: &Spec, data: &Dataset) -> Res
     let mut m = spec.model.clone();
     if m.param_budget.is_some() {
         let what = format!("{:?} {} model for this data", m.cell, task.info().name);
-        m.hidden = super::solve_budget(&m, &what, |vs, m| task.build(vs, m, data).map(drop))?;
+        let count = |hidden: usize| -> i64 {
+            let vs = nn::VarStore::new(Device::Cpu);
+            match task.build(&vs.root(), &ModelSpec { hidden, ..m.clone() }, data) {
+                Ok(_) => crate::model::parameter_count(&vs),
+                Err(_) => i64::MAX,
+            }
+        };
+        m.hidden = crate::model::solve_hidden_by(m.param_budget.unwrap_or(0), &what, count)?;
     }
     Ok(m)
 }
@@ -422,7 +429,7 @@ impl Objective for ExampleObjective<'_> {
 /// The plots every example task draws: loss curves, the curve and final
 /// value of its default metric, and its metrics by source length.
 pub fn plots(task: &dyn TaskKind) -> Vec<PlotSpec> {
-    let metric = task.metrics().iter().find(|m| m.default).map(|m| m.name).unwrap_or("loss");
+    let metric = task.default_metric();
     let loss = |file: &str, split: &'static str, title: &str| PlotSpec::Curves {
         file: file.into(),
         split,
