@@ -27,6 +27,7 @@ pub mod runner;
 pub mod spec;
 pub mod summary;
 pub mod tasks;
+pub mod tensorboard;
 pub mod train;
 pub mod trial;
 

@@ -160,6 +160,11 @@ fn takeover_note(previous: &str) -> Option<String> {
     })
 }
 
+/// This machine's host name (`unknown` if it cannot be read).
+pub fn hostname() -> String {
+    sys::hostname()
+}
+
 #[cfg(unix)]
 #[allow(unsafe_code)]
 mod sys {

@@ -21,6 +21,7 @@ use crate::metrics::{Metric, MetricsLog};
 use crate::spec::sweep::Trial;
 use crate::spec::ModelSpec;
 use crate::tasks::TaskData;
+use crate::tensorboard::{End, EventWriter, HParam};
 use crate::train::{Eval, Observer, Outcome, Snapshot, TrainLog, Trainer, Which};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,8 +232,11 @@ fn train_into(
     status.write(dir)?;
     let defs = task.metrics();
     let files = data.checkpoint_files()?;
-    let mut sink = Sink { log, defs, progress, total: trainer.total_steps(), dir, trial, files, model, abort };
+    let tb = EventWriter::create(dir, &hparams(trial, &model), &trial.variant, &crate::metrics::read(&metrics)?)?;
+    let mut sink = Sink { log, tb, defs, progress, total: trainer.total_steps(), dir, trial, files, model, abort };
     let report = trainer.run(&mut sink)?;
+    let end = if matches!(report.outcome, Outcome::Finished) { End::Success } else { End::Failure };
+    sink.tb.end(report.steps, end)?;
     status.steps = report.steps;
     // JSON has no NaN: a metric that is not finite is simply absent.
     let mut r = Finite(&mut status.result);
@@ -261,6 +265,18 @@ fn train_into(
         }
     }
     Ok(())
+}
+
+/// The trial's hyperparameters as TensorBoard's HParams tab shows them:
+/// its swept and drawn values, and the hidden size trained.
+fn hparams(trial: &Trial, model: &ModelSpec) -> Vec<(String, HParam)> {
+    let mut out: Vec<(String, HParam)> =
+        trial.params.iter().chain(&trial.sampled).map(|(k, v)| (k.clone(), HParam::of_yaml(v))).collect();
+    out.push(("variant".into(), HParam::Text(trial.variant.clone())));
+    if !out.iter().any(|(k, _)| k == "model.hidden") {
+        out.push(("model.hidden".into(), HParam::Number(model.hidden as f64)));
+    }
+    out
 }
 
 /// A trainer for `trial` on `data`; `model` receives the model as built
@@ -299,6 +315,8 @@ impl Finite<'_> {
 
 struct Sink<'p> {
     log: MetricsLog,
+    /// The same metrics as TensorBoard scalars.
+    tb: EventWriter,
     /// The task's metrics (those of the loss go into each training log).
     defs: &'static [Metric],
     progress: &'p mut dyn Progress,
@@ -314,7 +332,9 @@ struct Sink<'p> {
 
 impl Observer for Sink<'_> {
     fn train(&mut self, log: &TrainLog) -> Result<()> {
-        self.log.write(log.step, "train", &log.metrics(self.defs))?;
+        let metrics = log.metrics(self.defs);
+        self.log.write(log.step, "train", &metrics)?;
+        self.tb.scalars(log.step, "train", metrics.iter().map(|(k, v)| (k.as_str(), *v)))?;
         self.progress.update(log.step, self.total, &progress_value(self.defs, log.loss));
         if matches!(self.abort, Some(AbortAt::Train(k)) if log.step >= k) {
             std::process::abort();
@@ -323,7 +343,8 @@ impl Observer for Sink<'_> {
     }
 
     fn eval(&mut self, step: usize, split: &str, eval: &Eval) -> Result<()> {
-        self.log.write(step, split, &eval.metrics)
+        self.log.write(step, split, &eval.metrics)?;
+        self.tb.scalars(step, split, eval.metrics.iter().map(|(k, v)| (k.as_str(), *v)))
     }
 
     fn checkpoint(&mut self, which: Which, snapshot: &Snapshot) -> Result<()> {
