@@ -183,6 +183,10 @@ struct ReportArgs {
     /// Swept keys analysed separately, e.g. --split-by data.source
     #[arg(long = "split-by")]
     split_by: Vec<String>,
+    /// Also compare each variant's best fraction of trials (by the validation metric) with
+    /// Welch's test, as Greff et al. did: --top 0.1
+    #[arg(long)]
+    top: Option<f64>,
 }
 
 #[derive(Args)]
@@ -353,6 +357,7 @@ fn report(a: ReportArgs) -> Result<ExitCode> {
         margin: a.margin,
         alpha: a.alpha,
         split_by: a.split_by,
+        top: a.top,
     };
     let p = plan::report(&a.dir, cli)?;
     if p.results.from_summary {

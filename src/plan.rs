@@ -204,6 +204,7 @@ pub struct ReportOverrides {
     pub margin: Option<f64>,
     pub alpha: Option<f64>,
     pub split_by: Vec<String>,
+    pub top: Option<f64>,
 }
 
 pub struct ReportPlan {
@@ -233,6 +234,9 @@ pub fn report(dir: &Path, cli: ReportOverrides) -> Result<ReportPlan> {
     }
     if !cli.split_by.is_empty() {
         o.split_by = cli.split_by;
+    }
+    if cli.top.is_some() {
+        o.top = cli.top;
     }
     let results = results(dir)?;
     let options = report::with_default_metric(&o, &results.records);

@@ -7,6 +7,7 @@
 //! test against a margin relative to the baseline's mean; a verdict; and the
 //! share of variance each hyperparameter explains.
 mod by_length;
+mod decide;
 pub mod plots;
 mod samples;
 pub mod stats;
@@ -106,6 +107,11 @@ pub fn check_options(o: &ReportSpec, task: &dyn TaskKind) -> Result<()> {
     }
     if !(o.alpha > 0.0 && o.alpha < 1.0) {
         bail!("report.alpha: must be in (0, 1), got {}", o.alpha);
+    }
+    if let Some(top) = o.top {
+        if !(top > 0.0 && top <= 1.0) {
+            bail!("report.top: must be a fraction in (0, 1] of each variant's trials (e.g. 0.1), got {top}");
+        }
     }
     Ok(())
 }
@@ -381,6 +387,8 @@ fn section_markdown(
         tally(Verdict::Worse),
         tally(Verdict::Inconclusive)
     );
+    decide::power_markdown(md, s, o);
+    decide::top_markdown(md, s, o);
     md.push_str("### Hyperparameter importance\n\nShare of the variance of the metric explained by each hyperparameter's main effect (one-way ANOVA R²; numeric values in quintile bins).\n\n| hyperparameter | share of variance |\n|---|---|\n");
     let mut imp = s.importance.clone();
     imp.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -457,5 +465,10 @@ const METHODS: &str = "## Methods\n\n\
 \"Not significantly different\" is not evidence of equality; a small TOST p is.\n\
 - **Verdict**: *equivalent* if the TOST rejects (difference within ±δ); else *better*/*worse* if Welch's test rejects; else *inconclusive* \
 (too few trials or too much spread to tell). Variants with fewer than two finished trials are inconclusive. So is a variant whose trials and the baseline's all score the same value (e.g. every trial at 100% accuracy): with no spread there is no test.\n\
+- **What it would take** (inconclusive comparisons): the smallest margin the trials establish, |Δ| + t(1 − α/m, df)·se, and the trials \
+per variant a TOST at α/m (Holm's strictest threshold, m comparisons) needs for 80% power at the report's margin, from the observed \
+spreads with the true difference as observed or zero (noncentral t for each one-sided test).\n\
+- **Top fraction** (`report.top`, `--top`): each variant's best trials by the validation metric, compared with Welch's test and Holm's \
+correction, as Greff et al. (2015) compared the best 10% of their random-search trials.\n\
 - **Importance**: fANOVA-style marginal analysis — the fraction of the metric's variance explained by grouping trials on one \
 hyperparameter (numeric ones in quintile bins, of the logarithm when positive). Shares are main effects only and need not sum to 100%.\n";

@@ -77,11 +77,15 @@ pub struct ReportSpec {
     pub alpha: f64,
     /// Swept keys whose values get separate analyses (e.g. `data.source`).
     pub split_by: Vec<String>,
+    /// Also compare each variant's best fraction of trials (chosen on the
+    /// validation split) with Welch's test, as Greff et al. did (0.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top: Option<f64>,
 }
 
 impl Default for ReportSpec {
     fn default() -> Self {
-        ReportSpec { metric: String::new(), baseline: None, margin: 0.02, alpha: 0.05, split_by: vec![] }
+        ReportSpec { metric: String::new(), baseline: None, margin: 0.02, alpha: 0.05, split_by: vec![], top: None }
     }
 }
 
