@@ -27,6 +27,21 @@ enum Cmd {
     Run(RunArgs),
     /// Run (or resume) the trial of a trial directory: its trial.yaml, nothing else
     RunTrial(RunTrialArgs),
+    /// Submit a sweep's pending trials to Slurm as job arrays, then a job that rebuilds summary, plots and report
+    Submit(SubmitArgs),
+    /// How an experiment directory's trials stand: counts by state, running trials' progress, failures
+    Status {
+        /// An experiment directory (results/<name>)
+        dir: PathBuf,
+    },
+    /// `status`, refreshed, with a loss sparkline per running trial; ends when nothing is queued or running
+    Watch {
+        /// An experiment directory (results/<name>)
+        dir: PathBuf,
+        /// Seconds between refreshes
+        #[arg(long, default_value_t = 5.0)]
+        interval: f64,
+    },
     /// List the trials a spec expands to, without running anything
     List {
         spec: PathBuf,
@@ -97,6 +112,24 @@ struct RunArgs {
     /// libtorch intra-op threads for a single trial (default: all cores)
     #[arg(long)]
     threads: Option<usize>,
+}
+
+#[derive(Args)]
+struct SubmitArgs {
+    /// Experiment spec (YAML); its `executor:` section holds the sbatch options
+    spec: PathBuf,
+    /// Override a spec value: KEY=VALUE (VALUE is YAML), e.g. --set executor.partition=gpu
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// auto, cpu, cuda or cuda:N for every trial (default: each trial's own, resolved on its node)
+    #[arg(long)]
+    device: Option<DeviceSpec>,
+    /// Root of the results tree (on a file system the compute nodes share)
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    /// Print the sbatch scripts and the trials they would run; write and submit nothing
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -229,6 +262,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Run(args) => run(args),
         Cmd::RunTrial(a) => plan::trial(&a.dir, a.device, a.threads, a.progress).and_then(|p| run_trial(&p)),
+        Cmd::Submit(args) => submit(args),
+        Cmd::Status { dir } => status(&dir),
+        Cmd::Watch { dir, interval } => watch(&dir, interval),
         Cmd::List { spec, overrides } => list(&spec, &overrides),
         Cmd::Plot { dir } | Cmd::Summary { dir } => summarise(&dir),
         Cmd::Sample(args) => sample_cmd(args),
@@ -286,8 +322,87 @@ fn run(a: RunArgs) -> Result<ExitCode> {
 /// Slurm task) and `run --trial`.
 fn run_trial(p: &plan::TrialPlan) -> Result<ExitCode> {
     let status = runner::run_trial(p)?;
+    if status.stopped() {
+        // The warning signal: checkpointed, for the batch script to requeue.
+        eprintln!("{}: {}", p.trial.id, status.message.as_deref().unwrap_or("stopped"));
+        return Ok(ExitCode::from(rnnlab::slurm::script::STOPPED_EXIT));
+    }
     eprintln!("{}: {} in {:.1}s — {}", p.trial.id, status.state.as_str(), status.elapsed_s, p.dir.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn submit(a: SubmitArgs) -> Result<ExitCode> {
+    let p = plan::submit(&a.spec, &a.overrides, &a.results)?;
+    let exp = &p.experiment;
+    if !a.dry_run {
+        runner::init_experiment_dir(&p.dir, &exp.loaded)?;
+        // Baselines are counting, not training: fitted here, at once.
+        let opts = runner::SweepOptions { device: tch::Device::Cpu, jobs: Some(1), rerun: false };
+        runner::run_baselines(&opts, &p.dir, &exp.baselines);
+    }
+    let opts =
+        rnnlab::slurm::SubmitOptions { executor: &p.executor, device: a.device.map(|d| d.to_string()), dry_run: a.dry_run };
+    let done = rnnlab::slurm::submit(exp.name(), &p.dir, &exp.trials, &opts)?;
+    for (id, why) in &done.skipped {
+        eprintln!("{id:<28} not submitted: {why}");
+    }
+    if a.dry_run {
+        for (path, text) in &done.scripts {
+            println!("# {} (not written)\n{text}", path.display());
+        }
+        println!("dry run: {} trial(s) would be submitted: {}", done.trials.len(), done.trials.join(" "));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if done.trials.is_empty() {
+        println!("{}: nothing to submit ({} trial(s) done, queued or running)", exp.name(), done.skipped.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{}: submitted {} trial(s) as job array(s) {}; summary job {}",
+        exp.name(),
+        done.trials.len(),
+        done.arrays.join(", "),
+        done.finish.as_deref().unwrap_or("-")
+    );
+    println!("scripts and Slurm output: {}", p.dir.join(rnnlab::layout::SLURM_DIR).display());
+    println!("follow it with: rnnlab watch {}", p.dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The status report of `dir` now; `squeue` is asked where there is one.
+fn status_text(dir: &Path, curves: bool) -> Result<(String, Vec<rnnlab::status::View>)> {
+    let queue = rnnlab::slurm::Queue::read().ok();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let views = rnnlab::status::scan(dir, queue.as_ref(), now)?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut text = rnnlab::status::render(&name, &views, curves);
+    if queue.is_none() {
+        text.push_str("(no squeue here: trials waiting in a Slurm queue show as pending)\n");
+    }
+    Ok((text, views))
+}
+
+fn status(dir: &Path) -> Result<ExitCode> {
+    print!("{}", status_text(dir, false)?.0);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn watch(dir: &Path, interval: f64) -> Result<ExitCode> {
+    use rnnlab::status::State;
+    if !(interval.is_finite() && interval > 0.0) {
+        bail!("--interval must be a positive number of seconds");
+    }
+    loop {
+        let (text, views) = status_text(dir, true)?;
+        // Clear the screen and print from its top.
+        print!("\x1b[2J\x1b[H{text}");
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        if !views.iter().any(|v| matches!(v.state, State::Queued | State::Running)) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(std::time::Duration::from_secs_f64(interval));
+    }
 }
 
 fn list(path: &Path, overrides: &[String]) -> Result<ExitCode> {

@@ -108,6 +108,7 @@ pub fn expand_with(loaded: &Loaded, check: Check) -> Result<Vec<Trial>, SpecErro
     let mut base = spec.clone();
     base.sweep = SweepSpec::default();
     base.report = None;
+    base.executor = None;
     base.baselines.clear();
     let base_value = to_value(&base);
     let sweep = &spec.sweep;
