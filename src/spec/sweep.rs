@@ -59,6 +59,10 @@ pub fn apply_overrides(loaded: &Loaded, overrides: &[String]) -> Result<Loaded, 
         return Ok(loaded.clone());
     }
     let mut value = to_value(&loaded.spec);
+    // `executor` is optional and absent when unset; `--set executor.K=V` may start it.
+    if let Some(map) = value.as_mapping_mut() {
+        map.entry(Value::from("executor")).or_insert(Value::Null);
+    }
     for item in overrides {
         let bad = |msg: String| SpecError { origin: "--set".into(), field: item.clone(), message: msg, line: None };
         let (key, raw) = item.split_once('=').ok_or_else(|| bad("expected KEY=VALUE".into()))?;
