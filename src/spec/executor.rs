@@ -143,6 +143,19 @@ mod tests {
     }
 
     #[test]
+    fn the_executor_is_no_part_of_any_trial() {
+        let loaded = crate::spec::load(std::path::Path::new("experiments/tiny.yaml")).unwrap();
+        let ids = |l: &crate::spec::Loaded| -> Vec<String> {
+            crate::spec::sweep::expand(l).unwrap().into_iter().map(|t| t.id).collect()
+        };
+        let with = crate::spec::sweep::apply_overrides(&loaded, &["executor.partition=gpu".into()]).unwrap();
+        assert_eq!(with.spec.executor.as_ref().and_then(|e| e.partition.as_deref()), Some("gpu"));
+        // Fails if: sweep expansion keeps `executor` in the trials (their hashes, so their ids, change).
+        assert_eq!(ids(&with), ids(&loaded));
+        assert!(crate::spec::sweep::expand(&with).unwrap().iter().all(|t| t.spec.executor.is_none()));
+    }
+
+    #[test]
     fn bad_input_names_the_field() {
         // Fails if: deny_unknown_fields is dropped (the typo parses silently).
         assert!(parse("partion: gpu").unwrap_err().contains("unknown field `partion`"));
