@@ -261,7 +261,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Run(args) => run(args),
-        Cmd::RunTrial(a) => plan::trial(&a.dir, a.device, a.threads, a.progress).and_then(|p| run_trial(&p)),
+        // The warning signal's handling goes in before libtorch starts threads.
+        Cmd::RunTrial(a) => rnnlab::signal::install()
+            .context("cannot install the SIGUSR1 handling")
+            .and_then(|()| plan::trial(&a.dir, a.device, a.threads, a.progress))
+            .and_then(|p| run_trial(&p)),
         Cmd::Submit(args) => submit(args),
         Cmd::Status { dir } => status(&dir),
         Cmd::Watch { dir, interval } => watch(&dir, interval),
@@ -340,8 +344,11 @@ fn submit(a: SubmitArgs) -> Result<ExitCode> {
         let opts = runner::SweepOptions { device: tch::Device::Cpu, jobs: Some(1), rerun: false };
         runner::run_baselines(&opts, &p.dir, &exp.baselines);
     }
-    let opts =
-        rnnlab::slurm::SubmitOptions { executor: &p.executor, device: a.device.map(|d| d.to_string()), dry_run: a.dry_run };
+    let opts = rnnlab::slurm::SubmitOptions {
+        executor: &p.executor,
+        device: a.device.map(|d| d.to_string()),
+        dry_run: a.dry_run,
+    };
     let done = rnnlab::slurm::submit(exp.name(), &p.dir, &exp.trials, &opts)?;
     for (id, why) in &done.skipped {
         eprintln!("{id:<28} not submitted: {why}");

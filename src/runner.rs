@@ -353,8 +353,9 @@ pub fn run_trial(p: &TrialPlan) -> Result<Status> {
     };
     tch::set_num_threads(threads as i32);
     tch::set_num_interop_threads(1);
-    // A Slurm warning signal checkpoints and stops the trial (see `crate::slurm`).
-    crate::signal::install().context("cannot install the SIGUSR1 handler")?;
+    // A Slurm warning signal checkpoints and stops the trial (see `crate::slurm`);
+    // `run-trial` installed this already, before libtorch started threads.
+    crate::signal::install().context("cannot install the SIGUSR1 handling")?;
     // Test hook: simulate a trial process that crashes before recording anything.
     if std::env::var("RNNLAB_TEST_CRASH_TRIAL").is_ok_and(|prefix| p.trial.id.starts_with(&prefix)) {
         std::process::abort();

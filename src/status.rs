@@ -109,7 +109,8 @@ fn view(id: &str, dir: &Path, status: Option<&Status>, queue: Option<&Queue>, no
 /// The last logged step, its training metrics and the latest validation
 /// metrics, and the first training metric of every log.
 fn progress(rows: &[Row]) -> (usize, Vec<(String, f64)>, Vec<f64>) {
-    let train: Vec<&Row> = rows.iter().filter(|r| r.split == "train" && !BOOKKEEPING.contains(&r.metric.as_str())).collect();
+    let train: Vec<&Row> =
+        rows.iter().filter(|r| r.split == "train" && !BOOKKEEPING.contains(&r.metric.as_str())).collect();
     let step = rows.iter().map(|r| r.step).max().unwrap_or(0);
     let mut curve = Vec::new();
     let mut last_step = None;
@@ -161,7 +162,8 @@ pub fn counts(views: &[View]) -> Vec<(State, usize)> {
 /// A unicode sparkline of `values` (their last `width`), scaled to their range.
 pub fn sparkline(values: &[f64], width: usize) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let values: Vec<f64> = values[values.len().saturating_sub(width)..].iter().copied().filter(|v| v.is_finite()).collect();
+    let values: Vec<f64> =
+        values[values.len().saturating_sub(width)..].iter().copied().filter(|v| v.is_finite()).collect();
     let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     values
         .iter()
@@ -191,7 +193,13 @@ pub fn render(name: &str, views: &[View], curves: bool) -> String {
         let metrics: Vec<String> = v.latest.iter().take(3).map(|(k, x)| format!("{k} {x:.4}")).collect();
         let eta = v.eta_s.map(|s| format!("  ETA {}", duration(s))).unwrap_or_default();
         let job = v.job.as_deref().map(|j| format!("  job {j}")).unwrap_or_default();
-        out.push_str(&format!("  running  {:<28} step {}/{}  {}{eta}{job}\n", v.id, v.step, v.total, metrics.join("  ")));
+        out.push_str(&format!(
+            "  running  {:<28} step {}/{}  {}{eta}{job}\n",
+            v.id,
+            v.step,
+            v.total,
+            metrics.join("  ")
+        ));
         if curves && !v.curve.is_empty() {
             out.push_str(&format!("           {:<28} {}\n", "", sparkline(&v.curve, 40)));
         }

@@ -33,7 +33,9 @@ fn only_trial(exp: &Path) -> PathBuf {
 
 /// The last logged step of a trial directory (0 before its first log).
 fn logged_step(dir: &Path) -> usize {
-    rnnlab::metrics::read(&dir.join("metrics.csv")).map(|rows| rows.iter().map(|r| r.step).max().unwrap_or(0)).unwrap_or(0)
+    rnnlab::metrics::read(&dir.join("metrics.csv"))
+        .map(|rows| rows.iter().map(|r| r.step).max().unwrap_or(0))
+        .unwrap_or(0)
 }
 
 fn wait_for(what: &str, limit_s: u64, mut done: impl FnMut() -> bool) {
@@ -46,7 +48,8 @@ fn wait_for(what: &str, limit_s: u64, mut done: impl FnMut() -> bool) {
 
 /// The final results of a trial, timing and device left out.
 fn results(dir: &Path) -> Vec<(String, String)> {
-    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("status.json")).unwrap()).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("status.json")).unwrap()).unwrap();
     let mut r: Vec<(String, String)> = s["result"]
         .as_object()
         .unwrap()

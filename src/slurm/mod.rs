@@ -57,8 +57,18 @@ impl Queue {
 fn is_active(state: &str) -> bool {
     matches!(
         state,
-        "PENDING" | "RUNNING" | "CONFIGURING" | "COMPLETING" | "REQUEUED" | "REQUEUE_FED" | "REQUEUE_HOLD" | "RESIZING"
-            | "SUSPENDED" | "STAGE_OUT" | "SIGNALING" | "RESV_DEL_HOLD"
+        "PENDING"
+            | "RUNNING"
+            | "CONFIGURING"
+            | "COMPLETING"
+            | "REQUEUED"
+            | "REQUEUE_FED"
+            | "REQUEUE_HOLD"
+            | "RESIZING"
+            | "SUSPENDED"
+            | "STAGE_OUT"
+            | "SIGNALING"
+            | "RESV_DEL_HOLD"
     )
 }
 
@@ -229,8 +239,10 @@ pub fn submit(name: &str, exp_dir: &Path, trials: &[Trial], opts: &SubmitOptions
         if opts.dry_run {
             continue;
         }
-        let absolute: Vec<String> =
-            chunk.iter().map(|(_, d)| exp_dir.join(d.strip_prefix(&exp_dir).unwrap_or(d)).display().to_string()).collect();
+        let absolute: Vec<String> = chunk
+            .iter()
+            .map(|(_, d)| exp_dir.join(d.strip_prefix(&exp_dir).unwrap_or(d)).display().to_string())
+            .collect();
         write_atomic(&list, format!("{}\n", absolute.join("\n")).as_bytes())?;
         write_atomic(&path, text.as_bytes())?;
         let id = sbatch(&[], &path)?;
@@ -277,7 +289,8 @@ mod tests {
         // Fails if: is_active() counts an ended job as queued (it would never be resubmitted).
         assert_eq!(q.state("13"), None);
         assert_eq!(q.state("12_2"), None);
-        let config = "Configuration data as of 2026-12-08T02:00:00\nMaxArraySize            = 1001\nMaxJobCount = 10000\n";
+        let config =
+            "Configuration data as of 2026-12-08T02:00:00\nMaxArraySize            = 1001\nMaxJobCount = 10000\n";
         assert_eq!(parse_max_array_size(config), Some(1001));
         assert_eq!(parse_max_array_size("MaxJobCount = 3"), None);
     }

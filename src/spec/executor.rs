@@ -134,8 +134,8 @@ mod tests {
 
     #[test]
     fn a_gpu_partition_parses_and_defaults_are_visible() {
-        let e = parse("partition: gpu\ngpus: '1'\ntime: '2:00:00'\nmem: 16G\ncpus_per_task: 4\narray_throttle: 8")
-            .unwrap();
+        let e =
+            parse("partition: gpu\ngpus: '1'\ntime: '2:00:00'\nmem: 16G\ncpus_per_task: 4\narray_throttle: 8").unwrap();
         assert_eq!(e.partition.as_deref(), Some("gpu"));
         assert_eq!(e.gpus.as_deref(), Some("1"));
         assert_eq!((e.cpus_per_task, e.array_throttle, e.signal_seconds), (4, Some(8), 120));

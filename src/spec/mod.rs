@@ -24,8 +24,8 @@ pub use crate::device::DeviceSpec;
 /// `model.cell` names an entry of the cell registry ([`crate::model::cells`]).
 pub use crate::model::{Cell, InputEncoding};
 pub use baseline::BaselineSpec;
-pub use executor::ExecutorSpec;
 pub use data::{ConlluColumn, DataSpec, Lengths, Shape, Source, SplitFractions, Strings, Tokens, DEFAULT_BUILTIN};
+pub use executor::ExecutorSpec;
 
 /// A whole experiment file (or, with an empty `sweep`, one resolved trial).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

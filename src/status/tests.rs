@@ -60,7 +60,10 @@ fn status_counts_each_state_from_the_directories_and_the_queue() {
     assert_eq!(running.latest, vec![("train_bpc".to_string(), 2.5), ("val_bpc".to_string(), 2.6)]);
     assert_eq!(running.curve, vec![3.0, 2.5]);
     let text = render("tiny", &views, true);
-    assert!(text.starts_with("tiny: 6 trials: 1 pending, 1 queued, 1 running, 1 finished, 1 diverged, 1 failed"), "{text}");
+    assert!(
+        text.starts_with("tiny: 6 trials: 1 pending, 1 queued, 1 running, 1 finished, 1 diverged, 1 failed"),
+        "{text}"
+    );
     assert!(text.contains("error: out of memory") && text.contains("job 7_1"), "{text}");
     // Without squeue (a machine with no Slurm), the queued trial is pending.
     let views = scan(&exp, None, 0).unwrap();
