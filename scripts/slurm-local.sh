@@ -84,6 +84,11 @@ start() {
         echo "Slurm already running (SLURM_CONF=$CONF)" >&2
         return
     fi
+    if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null; then
+        echo "error: a slurmctld or slurmd not started from $DIR is running (ports 6817/6818 are taken);" \
+            "stop it first (RNNLAB_SLURM_DIR=<its dir> $0 stop)" >&2
+        exit 1
+    fi
     write_conf
     export SLURM_CONF=$CONF
     mkdir -p /run/munge /var/log/munge /var/lib/munge

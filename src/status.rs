@@ -159,13 +159,21 @@ pub fn counts(views: &[View]) -> Vec<(State, usize)> {
     State::ALL.iter().map(|&s| (s, views.iter().filter(|v| v.state == s).count())).collect()
 }
 
-/// A unicode sparkline of `values` (their last `width`), scaled to their range.
+/// A unicode sparkline of `values`, scaled to their range: the whole
+/// curve in at most `width` characters, each the mean of its share of the
+/// values (so a long run still shows its descent from the start).
 pub fn sparkline(values: &[f64], width: usize) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let values: Vec<f64> =
-        values[values.len().saturating_sub(width)..].iter().copied().filter(|v| v.is_finite()).collect();
-    let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    values
+    let values: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let n = width.min(values.len());
+    let points: Vec<f64> = (0..n)
+        .map(|i| {
+            let share = &values[i * values.len() / n..(i + 1) * values.len() / n];
+            share.iter().sum::<f64>() / share.len() as f64
+        })
+        .collect();
+    let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    points
         .iter()
         .map(|&v| {
             let x = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };

@@ -83,5 +83,8 @@ fn eta_follows_the_current_attempts_rate_and_sparklines_scale() {
     assert_eq!(eta(&s, 20, 1010), Some(80.0));
     assert_eq!(sparkline(&[4.0, 3.0, 2.0, 1.0], 10), "█▆▃▁");
     assert_eq!(sparkline(&[4.0, 3.0, 2.0, 1.0], 2), "█▁");
+    // Means of [9, 7], [5, 3], [2, 1]: 8, 4, 1.5.
+    // Fails if: the sparkline shows only the last `width` values ("█▅▁", 3 2 1: not the descent).
+    assert_eq!(sparkline(&[9.0, 7.0, 5.0, 3.0, 2.0, 1.0], 3), "█▄▁");
     assert_eq!(sparkline(&[], 5), "");
 }
