@@ -337,79 +337,18 @@ fn run_trial(p: &plan::TrialPlan) -> Result<ExitCode> {
 
 fn submit(a: SubmitArgs) -> Result<ExitCode> {
     let p = plan::submit(&a.spec, &a.overrides, &a.results)?;
-    let exp = &p.experiment;
-    if !a.dry_run {
-        runner::init_experiment_dir(&p.dir, &exp.loaded)?;
-        // Baselines are counting, not training: fitted here, at once.
-        let opts = runner::SweepOptions { device: tch::Device::Cpu, jobs: Some(1), rerun: false };
-        runner::run_baselines(&opts, &p.dir, &exp.baselines);
-    }
-    let opts = rnnlab::slurm::SubmitOptions {
-        executor: &p.executor,
-        device: a.device.map(|d| d.to_string()),
-        dry_run: a.dry_run,
-    };
-    let done = rnnlab::slurm::submit(exp.name(), &p.dir, &exp.trials, &opts)?;
-    for (id, why) in &done.skipped {
-        eprintln!("{id:<28} not submitted: {why}");
-    }
-    if a.dry_run {
-        for (path, text) in &done.scripts {
-            println!("# {} (not written)\n{text}", path.display());
-        }
-        println!("dry run: {} trial(s) would be submitted: {}", done.trials.len(), done.trials.join(" "));
-        return Ok(ExitCode::SUCCESS);
-    }
-    if done.trials.is_empty() {
-        println!("{}: nothing to submit ({} trial(s) done, queued or running)", exp.name(), done.skipped.len());
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "{}: submitted {} trial(s) as job array(s) {}; summary job {}",
-        exp.name(),
-        done.trials.len(),
-        done.arrays.join(", "),
-        done.finish.as_deref().unwrap_or("-")
-    );
-    println!("scripts and Slurm output: {}", p.dir.join(rnnlab::layout::SLURM_DIR).display());
-    println!("follow it with: rnnlab watch {}", p.dir.display());
+    rnnlab::slurm::submit_command(&p, a.device.map(|d| d.to_string()), a.dry_run)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The status report of `dir` now; `squeue` is asked where there is one.
-fn status_text(dir: &Path, curves: bool) -> Result<(String, Vec<rnnlab::status::View>)> {
-    let queue = rnnlab::slurm::Queue::read().ok();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let views = rnnlab::status::scan(dir, queue.as_ref(), now)?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut text = rnnlab::status::render(&name, &views, curves);
-    if queue.is_none() {
-        text.push_str("(no squeue here: trials waiting in a Slurm queue show as pending)\n");
-    }
-    Ok((text, views))
-}
-
 fn status(dir: &Path) -> Result<ExitCode> {
-    print!("{}", status_text(dir, false)?.0);
+    print!("{}", rnnlab::status::report(dir, false)?.0);
     Ok(ExitCode::SUCCESS)
 }
 
 fn watch(dir: &Path, interval: f64) -> Result<ExitCode> {
-    use rnnlab::status::State;
-    if !(interval.is_finite() && interval > 0.0) {
-        bail!("--interval must be a positive number of seconds");
-    }
-    loop {
-        let (text, views) = status_text(dir, true)?;
-        // Clear the screen and print from its top.
-        print!("\x1b[2J\x1b[H{text}");
-        use std::io::Write;
-        std::io::stdout().flush()?;
-        if !views.iter().any(|v| matches!(v.state, State::Queued | State::Running)) {
-            return Ok(ExitCode::SUCCESS);
-        }
-        std::thread::sleep(std::time::Duration::from_secs_f64(interval));
-    }
+    rnnlab::status::watch(dir, interval)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list(path: &Path, overrides: &[String]) -> Result<ExitCode> {

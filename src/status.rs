@@ -222,5 +222,37 @@ pub fn render(name: &str, views: &[View], curves: bool) -> String {
     out
 }
 
+/// The status report of `dir` now (asking `squeue` where there is one),
+/// and whether any trial is still queued or running.
+pub fn report(dir: &Path, curves: bool) -> Result<(String, bool)> {
+    let queue = Queue::read().ok();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let views = scan(dir, queue.as_ref(), now)?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut text = render(&name, &views, curves);
+    if queue.is_none() {
+        text.push_str("(no squeue here: trials waiting in a Slurm queue show as pending)\n");
+    }
+    Ok((text, views.iter().any(|v| matches!(v.state, State::Queued | State::Running))))
+}
+
+/// `rnnlab watch`: the report with sparklines every `interval` seconds,
+/// redrawn from the top of the terminal, until nothing is queued or running.
+pub fn watch(dir: &Path, interval: f64) -> Result<()> {
+    use std::io::Write;
+    if !(interval.is_finite() && interval > 0.0) {
+        anyhow::bail!("--interval must be a positive number of seconds");
+    }
+    loop {
+        let (text, active) = report(dir, true)?;
+        print!("\x1b[2J\x1b[H{text}");
+        std::io::stdout().flush()?;
+        if !active {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs_f64(interval));
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -261,6 +261,41 @@ pub fn submit(name: &str, exp_dir: &Path, trials: &[Trial], opts: &SubmitOptions
     Ok(out)
 }
 
+/// `rnnlab submit`: records the spec, fits the baselines here (counting,
+/// not training), submits the rest and says what it did (with `dry_run`,
+/// prints the scripts instead and writes nothing).
+pub fn submit_command(p: &crate::plan::SubmitPlan, device: Option<String>, dry_run: bool) -> Result<()> {
+    let exp = &p.experiment;
+    if !dry_run {
+        runner::init_experiment_dir(&p.dir, &exp.loaded)?;
+        let opts = runner::SweepOptions { device: tch::Device::Cpu, jobs: Some(1), rerun: false };
+        runner::run_baselines(&opts, &p.dir, &exp.baselines);
+    }
+    let done = submit(exp.name(), &p.dir, &exp.trials, &SubmitOptions { executor: &p.executor, device, dry_run })?;
+    for (id, why) in &done.skipped {
+        eprintln!("{id:<28} not submitted: {why}");
+    }
+    if dry_run {
+        for (path, text) in &done.scripts {
+            println!("# {} (not written)\n{text}", path.display());
+        }
+        println!("dry run: {} trial(s) would be submitted: {}", done.trials.len(), done.trials.join(" "));
+    } else if done.trials.is_empty() {
+        println!("{}: nothing to submit ({} trial(s) done, queued or running)", exp.name(), done.skipped.len());
+    } else {
+        println!(
+            "{}: submitted {} trial(s) as job array(s) {}; summary job {}",
+            exp.name(),
+            done.trials.len(),
+            done.arrays.join(", "),
+            done.finish.as_deref().unwrap_or("-")
+        );
+        println!("scripts and Slurm output: {}", p.dir.join(layout::SLURM_DIR).display());
+        println!("follow it with: rnnlab watch {}", p.dir.display());
+    }
+    Ok(())
+}
+
 /// The first `array-<n>.sbatch` not yet written in `log_dir`.
 fn next_script_number(log_dir: &Path) -> usize {
     (0..).find(|n| !log_dir.join(format!("array-{n}.sbatch")).exists()).expect("a free number")
