@@ -16,7 +16,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: all venv build run test bench plot report notebooks lint fmt clean data
+.PHONY: all venv build run test test-slurm bench plot report notebooks lint fmt clean data
 
 all: build
 
@@ -47,6 +47,12 @@ run: build
 # (Trial processes the tests start set their own thread count.)
 test: $(STAMP) $(NB_STAMP)
 	OMP_NUM_THREADS=1 cargo test --release --locked -- --test-threads=2
+
+# The Slurm end-to-end tests on a real one-node Slurm (installed with
+# apt-get and started by scripts/slurm-local.sh; exit 77 = skipped where
+# that cannot be done).
+test-slurm: $(STAMP)
+	scripts/test-slurm.sh
 
 # Larger real corpora under data/ (gitignored): the Linux kernel C corpus
 # from Debian's linux-source package (~140 MB download, ~30 s).

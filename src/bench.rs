@@ -109,6 +109,7 @@ pub fn spec(c: &BenchConfig) -> Spec {
         sweep: Default::default(),
         baselines: Vec::new(),
         report: None,
+        executor: None,
     }
 }
 

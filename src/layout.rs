@@ -8,12 +8,15 @@
 //!   metrics.json                   the task's metric declarations (unit, direction, default)
 //!   report.md                      rnnlab report
 //!   plots/                         <name>.png and <name>.svg
+//!   slurm/                         rnnlab submit: array-<n>.sbatch, array-<n>.trials (one trial
+//!                                  directory a line), summary-<n>.sbatch, Slurm's <job>_<task>.out
 //!   trials/<id>/                   trial_dir(experiment, id): everything one trial needs
 //!     trial.yaml                   the resolved trial spec: `rnnlab run-trial` runs it
 //!     status.json                  running | finished | diverged | failed, with final metrics
 //!     metrics.csv                  tidy metric rows (trial, step, split, metric, value)
 //!     log.txt                      what the trial printed (when run by a sweep)
 //!     lock                         flocked while a process trains the trial; names its holder
+//!     slurm.json                   the Slurm jobs it was submitted as (rnnlab submit)
 //!     checkpoint-last/, checkpoint-best/   (and `<name>.old` while one is replaced,
 //!                                  `.<name>.tmp*` while one is written)
 //!       model.safetensors, optimizer.safetensors, hidden.safetensors,
@@ -33,6 +36,8 @@ pub const SUMMARY_MD: &str = "summary.md";
 pub const METRICS_JSON_FILE: &str = "metrics.json";
 pub const REPORT_FILE: &str = "report.md";
 pub const PLOTS_DIR: &str = "plots";
+/// `rnnlab submit`'s scripts, trial lists and Slurm's task output.
+pub const SLURM_DIR: &str = "slurm";
 
 // A trial directory.
 pub const TRIAL_FILE: &str = "trial.yaml";
@@ -41,6 +46,8 @@ pub const METRICS_FILE: &str = "metrics.csv";
 pub const LOG_FILE: &str = "log.txt";
 /// Locked (`flock`) by the process training the trial; it names that process.
 pub const LOCK_FILE: &str = "lock";
+/// The Slurm jobs the trial was submitted as (`rnnlab submit`).
+pub const SLURM_FILE: &str = "slurm.json";
 pub const CHECKPOINT_LAST: &str = "checkpoint-last";
 pub const CHECKPOINT_BEST: &str = "checkpoint-best";
 

@@ -134,6 +134,22 @@ fn describe_self() -> String {
     s
 }
 
+/// Who holds the lock of trial directory `dir`, if a live process does.
+/// It only reads (no file is created or written), so `rnnlab status` can
+/// ask on a login node while the trial trains elsewhere.
+pub fn holder(dir: &Path) -> Option<String> {
+    let path = dir.join(layout::LOCK_FILE);
+    let file = File::open(&path).ok()?;
+    // Taken means free: closing `file` below releases it again.
+    match sys::try_lock(&file) {
+        Ok(false) => {
+            let h = read_holder(&path);
+            Some(if h.is_empty() { "another process".to_string() } else { h })
+        }
+        _ => None,
+    }
+}
+
 fn read_holder(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default().trim().to_string()
 }
@@ -266,6 +282,11 @@ mod tests {
         let dead = format!("host {} pid 999999999\n", sys::hostname());
         std::fs::write(dir.path().join(layout::LOCK_FILE), &dead).unwrap();
         assert!(takeover_note(&dead).unwrap().starts_with("taken over from dead pid 999999999"));
-        let _again = TrialLock::acquire(dir.path()).unwrap();
+        assert_eq!(holder(dir.path()), None, "a dead holder's name is no holder");
+        let again = TrialLock::acquire(dir.path()).unwrap();
+        // Fails if: holder() reads the file's content instead of trying the flock.
+        assert!(holder(dir.path()).unwrap().contains(&format!("pid {}", std::process::id())));
+        drop(again);
+        assert_eq!(holder(dir.path()), None);
     }
 }

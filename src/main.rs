@@ -27,6 +27,21 @@ enum Cmd {
     Run(RunArgs),
     /// Run (or resume) the trial of a trial directory: its trial.yaml, nothing else
     RunTrial(RunTrialArgs),
+    /// Submit a sweep's pending trials to Slurm as job arrays, then a job that rebuilds summary, plots and report
+    Submit(SubmitArgs),
+    /// How an experiment directory's trials stand: counts by state, running trials' progress, failures
+    Status {
+        /// An experiment directory (results/<name>)
+        dir: PathBuf,
+    },
+    /// `status`, refreshed, with a loss sparkline per running trial; ends when nothing is queued or running
+    Watch {
+        /// An experiment directory (results/<name>)
+        dir: PathBuf,
+        /// Seconds between refreshes
+        #[arg(long, default_value_t = 5.0)]
+        interval: f64,
+    },
     /// List the trials a spec expands to, without running anything
     List {
         spec: PathBuf,
@@ -97,6 +112,24 @@ struct RunArgs {
     /// libtorch intra-op threads for a single trial (default: all cores)
     #[arg(long)]
     threads: Option<usize>,
+}
+
+#[derive(Args)]
+struct SubmitArgs {
+    /// Experiment spec (YAML); its `executor:` section holds the sbatch options
+    spec: PathBuf,
+    /// Override a spec value: KEY=VALUE (VALUE is YAML), e.g. --set executor.partition=gpu
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// auto, cpu, cuda or cuda:N for every trial (default: each trial's own, resolved on its node)
+    #[arg(long)]
+    device: Option<DeviceSpec>,
+    /// Root of the results tree (on a file system the compute nodes share)
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
+    /// Print the sbatch scripts and the trials they would run; write and submit nothing
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -232,7 +265,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Run(args) => run(args),
-        Cmd::RunTrial(a) => plan::trial(&a.dir, a.device, a.threads, a.progress).and_then(|p| run_trial(&p)),
+        // The warning signal's handling goes in before libtorch starts threads.
+        Cmd::RunTrial(a) => rnnlab::signal::install()
+            .context("cannot install the SIGUSR1 handling")
+            .and_then(|()| plan::trial(&a.dir, a.device, a.threads, a.progress))
+            .and_then(|p| run_trial(&p)),
+        Cmd::Submit(args) => submit(args),
+        Cmd::Status { dir } => status(&dir),
+        Cmd::Watch { dir, interval } => watch(&dir, interval),
         Cmd::List { spec, overrides } => list(&spec, &overrides),
         Cmd::Plot { dir } | Cmd::Summary { dir } => summarise(&dir),
         Cmd::Sample(args) => sample_cmd(args),
@@ -290,7 +330,28 @@ fn run(a: RunArgs) -> Result<ExitCode> {
 /// Slurm task) and `run --trial`.
 fn run_trial(p: &plan::TrialPlan) -> Result<ExitCode> {
     let status = runner::run_trial(p)?;
+    if status.stopped() {
+        // The warning signal: checkpointed, for the batch script to requeue.
+        eprintln!("{}: {}", p.trial.id, status.message.as_deref().unwrap_or("stopped"));
+        return Ok(ExitCode::from(rnnlab::slurm::script::STOPPED_EXIT));
+    }
     eprintln!("{}: {} in {:.1}s — {}", p.trial.id, status.state.as_str(), status.elapsed_s, p.dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn submit(a: SubmitArgs) -> Result<ExitCode> {
+    let p = plan::submit(&a.spec, &a.overrides, &a.results)?;
+    rnnlab::slurm::submit_command(&p, a.device.map(|d| d.to_string()), a.dry_run)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(dir: &Path) -> Result<ExitCode> {
+    print!("{}", rnnlab::status::report(dir, false)?.0);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn watch(dir: &Path, interval: f64) -> Result<ExitCode> {
+    rnnlab::status::watch(dir, interval)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -84,16 +84,22 @@ pub struct TrialPlan {
     pub progress: bool,
 }
 
-pub fn run(r: RunRequest) -> Result<RunPlan> {
-    let experiment = experiment(r.spec, r.overrides)?;
-    let device = r.device.unwrap_or(experiment.loaded.spec.device).resolve()?;
-    // The name and every id were checked with the spec; checking the joins
-    // again here keeps every path the sweep writes inside `--results`.
-    crate::fsutil::join_inside(r.results, experiment.name()).context("name")?;
-    let dir = layout::experiment_dir(r.results, experiment.name());
+/// The experiment directory under `results`. The name and every id were
+/// checked with the spec; checking the joins again here keeps every path
+/// a sweep writes inside `results`.
+fn experiment_dir(results: &Path, experiment: &Experiment) -> Result<PathBuf> {
+    crate::fsutil::join_inside(results, experiment.name()).context("name")?;
+    let dir = layout::experiment_dir(results, experiment.name());
     for t in experiment.baselines.iter().chain(&experiment.trials) {
         crate::fsutil::join_inside(&dir, &t.id).with_context(|| format!("trial id {}", t.id))?;
     }
+    Ok(dir)
+}
+
+pub fn run(r: RunRequest) -> Result<RunPlan> {
+    let experiment = experiment(r.spec, r.overrides)?;
+    let device = r.device.unwrap_or(experiment.loaded.spec.device).resolve()?;
+    let dir = experiment_dir(r.results, &experiment)?;
     let spec = r.spec.display();
     let picked = match &r.pick {
         Pick::All => None,
@@ -126,6 +132,24 @@ pub fn run(r: RunRequest) -> Result<RunPlan> {
         }
     };
     Ok(RunPlan { experiment, dir, device, one })
+}
+
+/// `rnnlab submit`, resolved: checked like `run` (every trial's data
+/// included), with the spec's `executor:` section. The device is resolved
+/// on the compute node, not here.
+pub struct SubmitPlan {
+    pub experiment: Experiment,
+    pub dir: PathBuf,
+    pub executor: crate::spec::ExecutorSpec,
+}
+
+pub fn submit(spec: &Path, overrides: &[String], results: &Path) -> Result<SubmitPlan> {
+    let experiment = experiment(spec, overrides)?;
+    let dir = experiment_dir(results, &experiment)?;
+    check_data(&experiment.trials)?;
+    check_data(&experiment.baselines)?;
+    let executor = experiment.loaded.spec.executor.clone().unwrap_or_default();
+    Ok(SubmitPlan { experiment, dir, executor })
 }
 
 /// `rnnlab run-trial DIR`: the trial its `trial.yaml` describes, nothing

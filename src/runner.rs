@@ -85,10 +85,7 @@ pub fn run_sweep(opts: &SweepOptions, exp_dir: &Path, trials: &[Trial]) -> Resul
     // Resolved once: if the binary is rebuilt mid-sweep, /proc/self/exe
     // would name the deleted file, while this path names the new one.
     let exe = std::env::current_exe().context("cannot find the rnnlab executable")?;
-    let pending: Vec<&Trial> = trials
-        .iter()
-        .filter(|t| opts.rerun || !Status::read(&layout::trial_dir(exp_dir, &t.id)).is_ok_and(|s| s.state.is_done()))
-        .collect();
+    let pending: Vec<&Trial> = trials.iter().filter(|t| opts.rerun || !is_done(exp_dir, t)).collect();
     let skipped = trials.len() - pending.len();
     if pending.is_empty() {
         eprintln!("all {} trials already done in {} (--rerun retrains them)", trials.len(), exp_dir.display());
@@ -157,6 +154,34 @@ pub fn run_sweep(opts: &SweepOptions, exp_dir: &Path, trials: &[Trial]) -> Resul
     Ok((pending.len(), failures))
 }
 
+/// Whether the trial `t` of `exp_dir` has a result (finished or diverged).
+pub fn is_done(exp_dir: &Path, t: &Trial) -> bool {
+    Status::read(&layout::trial_dir(exp_dir, &t.id)).is_ok_and(|s| s.state.is_done())
+}
+
+/// A trial directory claimed for a run: created, locked, its `trial.yaml` written.
+pub enum Claim {
+    Ready(TrialLock),
+    /// Another process holds the trial's lock: what the lock says about it.
+    Held(String),
+}
+
+/// Creates the directory of trial `t`, locks it and writes its resolved
+/// `trial.yaml` (what a sweep's child or a Slurm task reads): the lock is
+/// taken before anything in the directory is touched, and the spec goes in
+/// first, so even a trial that dies at once is listed.
+pub fn claim(exp_dir: &Path, t: &Trial) -> Result<Claim> {
+    let dir = layout::trial_dir(exp_dir, &t.id);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let lock = match TrialLock::acquire(&dir) {
+        Ok(lock) => lock,
+        Err(Refused::Held { holder, .. }) => return Ok(Claim::Held(holder)),
+        Err(Refused::Io(e)) => return Err(e),
+    };
+    t.write(&dir)?;
+    Ok(Claim::Ready(lock))
+}
+
 /// Trials run at once and libtorch threads per trial, from `--jobs` (by
 /// default one trial per core on CPU, one at a time on CUDA) and the cores,
 /// never from how many trials are pending.
@@ -197,17 +222,11 @@ fn run_child(
     bar: &ProgressBar,
 ) -> Result<Ended> {
     let dir = layout::trial_dir(exp_dir, &t.id);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // Locked before anything in the directory is touched; the child
-    // inherits the lock and the sweep keeps it until the child has ended.
-    let lock = match TrialLock::acquire(&dir) {
-        Ok(lock) => lock,
-        Err(Refused::Held { holder, .. }) => return Ok(Ended::Held(format!("another run is training it ({holder})"))),
-        Err(Refused::Io(e)) => return Err(e),
+    // The child inherits the lock and the sweep keeps it until the child has ended.
+    let lock = match claim(exp_dir, t)? {
+        Claim::Ready(lock) => lock,
+        Claim::Held(holder) => return Ok(Ended::Held(format!("another run is training it ({holder})"))),
     };
-    // The resolved spec goes in first: it is all the child reads, and even
-    // a trial that dies at once is listed.
-    t.write(&dir)?;
     let log_path = dir.join(layout::LOG_FILE);
     let log = std::fs::File::create(&log_path)?;
     let mut cmd = Command::new(exe);
@@ -334,6 +353,9 @@ pub fn run_trial(p: &TrialPlan) -> Result<Status> {
     };
     tch::set_num_threads(threads as i32);
     tch::set_num_interop_threads(1);
+    // A Slurm warning signal checkpoints and stops the trial (see `crate::slurm`);
+    // `run-trial` installed this already, before libtorch started threads.
+    crate::signal::install().context("cannot install the SIGUSR1 handling")?;
     // Test hook: simulate a trial process that crashes before recording anything.
     if std::env::var("RNNLAB_TEST_CRASH_TRIAL").is_ok_and(|prefix| p.trial.id.starts_with(&prefix)) {
         std::process::abort();

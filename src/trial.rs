@@ -97,6 +97,12 @@ impl Status {
     pub fn write(&self, dir: &Path) -> Result<()> {
         write_atomic(&dir.join(STATUS_FILE), serde_json::to_string_pretty(self)?.as_bytes())
     }
+
+    /// A run that returned still `running` was stopped on request (the
+    /// warning signal) after writing `checkpoint-last/`: its next run resumes.
+    pub fn stopped(&self) -> bool {
+        self.state == TrialState::Running
+    }
 }
 
 /// Hooks for live progress (the sweep runner's progress bars).
@@ -263,6 +269,9 @@ fn train_into(
             status.state = TrialState::Diverged;
             status.message = Some(format!("diverged at step {step}: {what}"));
         }
+        Outcome::Stopped { step } => {
+            status.message = Some(format!("stopped at step {step} by the warning signal; checkpoint-last/ resumes it"))
+        }
     }
     Ok(())
 }
@@ -353,5 +362,9 @@ impl Observer for Sink<'_> {
             std::process::abort();
         }
         Ok(())
+    }
+
+    fn checkpoint_requested(&mut self) -> bool {
+        crate::signal::requested()
     }
 }

@@ -29,6 +29,9 @@ impl Spec {
         if let Some(field) = non_finite(&serde_yaml::to_value(self).expect("spec serialises"), "") {
             return err(&field, "must be a finite number (not .inf or .nan)");
         }
+        if let Some(e) = &self.executor {
+            e.check()?;
+        }
         self.check_data()?;
         if !self.baselines.is_empty() && self.data.source.shape() != Shape::Text {
             return err(

@@ -10,6 +10,7 @@ pub mod build;
 mod check;
 pub(crate) use check::input_is_hidden_cells;
 mod data;
+pub mod executor;
 mod locate;
 pub mod random;
 pub mod sweep;
@@ -24,6 +25,7 @@ pub use crate::device::DeviceSpec;
 pub use crate::model::{Cell, InputEncoding};
 pub use baseline::BaselineSpec;
 pub use data::{ConlluColumn, DataSpec, Lengths, Shape, Source, SplitFractions, Strings, Tokens, DEFAULT_BUILTIN};
+pub use executor::ExecutorSpec;
 
 /// A whole experiment file (or, with an empty `sweep`, one resolved trial).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +60,9 @@ pub struct Spec {
     /// Defaults for `rnnlab report` (not part of any trial).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<ReportSpec>,
+    /// sbatch options for `rnnlab submit` (not part of any trial).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<ExecutorSpec>,
 }
 
 /// How `rnnlab report` compares variants.

@@ -59,6 +59,10 @@ pub fn apply_overrides(loaded: &Loaded, overrides: &[String]) -> Result<Loaded, 
         return Ok(loaded.clone());
     }
     let mut value = to_value(&loaded.spec);
+    // `executor` is optional and absent when unset; `--set executor.K=V` may start it.
+    if let Some(map) = value.as_mapping_mut() {
+        map.entry(Value::from("executor")).or_insert(Value::Null);
+    }
     for item in overrides {
         let bad = |msg: String| SpecError { origin: "--set".into(), field: item.clone(), message: msg, line: None };
         let (key, raw) = item.split_once('=').ok_or_else(|| bad("expected KEY=VALUE".into()))?;
@@ -108,6 +112,7 @@ pub fn expand_with(loaded: &Loaded, check: Check) -> Result<Vec<Trial>, SpecErro
     let mut base = spec.clone();
     base.sweep = SweepSpec::default();
     base.report = None;
+    base.executor = None;
     base.baselines.clear();
     let base_value = to_value(&base);
     let sweep = &spec.sweep;

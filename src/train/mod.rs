@@ -130,6 +130,12 @@ pub trait Observer {
     fn checkpoint(&mut self, _which: Which, _snapshot: &Snapshot) -> Result<()> {
         Ok(())
     }
+    /// Asked after every step: true stops the run there with a
+    /// [`Which::Last`] checkpoint ([`Outcome::Stopped`]), e.g. on a cluster's
+    /// warning that the job's time is up.
+    fn checkpoint_requested(&mut self) -> bool {
+        false
+    }
 }
 
 /// How a run ended.
@@ -140,6 +146,10 @@ pub enum Outcome {
     Diverged {
         step: usize,
         what: String,
+    },
+    /// The observer asked to stop here; `checkpoint-last` holds this step.
+    Stopped {
+        step: usize,
     },
 }
 
@@ -295,7 +305,8 @@ impl<'a> Trainer<'a> {
             }
             // The last step's checkpoint comes before the final evaluation,
             // so a run resumed from it redoes exactly that evaluation.
-            let last = step % checkpoint_every == 0 || step == total;
+            let stop = observer.checkpoint_requested();
+            let last = step % checkpoint_every == 0 || step == total || stop;
             if last || best {
                 let position = self.position(step, &report, &interval, train_time, train_tokens);
                 if !(position.interval_loss.is_finite() && position.interval_grad_norm.is_finite()) {
@@ -309,6 +320,10 @@ impl<'a> Trainer<'a> {
                 }
                 if best {
                     observer.checkpoint(Which::Best, &snapshot)?;
+                }
+                if stop {
+                    report.outcome = Outcome::Stopped { step };
+                    break;
                 }
             }
         }
