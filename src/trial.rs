@@ -241,8 +241,13 @@ fn train_into(
     let tb = EventWriter::create(dir, &hparams(trial, &model), &trial.variant, &crate::metrics::read(&metrics)?)?;
     let mut sink = Sink { log, tb, defs, progress, total: trainer.total_steps(), dir, trial, files, model, abort };
     let report = trainer.run(&mut sink)?;
-    let end = if matches!(report.outcome, Outcome::Finished) { End::Success } else { End::Failure };
-    sink.tb.end(report.steps, end)?;
+    // A stopped trial's session goes on when it resumes (its event file is
+    // rewritten then).
+    match report.outcome {
+        Outcome::Finished => sink.tb.end(report.steps, End::Success)?,
+        Outcome::Diverged { .. } => sink.tb.end(report.steps, End::Failure)?,
+        Outcome::Stopped { .. } => {}
+    }
     status.steps = report.steps;
     // JSON has no NaN: a metric that is not finite is simply absent.
     let mut r = Finite(&mut status.result);
