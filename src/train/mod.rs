@@ -109,6 +109,13 @@ impl TrainLog {
     }
 }
 
+impl Batch {
+    /// The mean loss per scored target, which a step backpropagates.
+    pub fn mean_loss(&self) -> Tensor {
+        &self.loss_sum / self.scored.clamp_min(1.0)
+    }
+}
+
 /// The result of one training step, on the device.
 pub struct StepOut {
     /// Summed cross-entropy (nats) over the scored targets.
@@ -222,14 +229,34 @@ impl<'a> Trainer<'a> {
     /// One optimizer step on the next batch. Sums stay on the device (no
     /// host sync) so steps queue up on a GPU.
     pub fn step(&mut self, step: usize) -> StepOut {
-        tch::manual_seed(step_seed(self.spec.seed, step));
-        let lr = optim::lr_at(self.spec, step, self.total_steps);
+        self.seed_step(step);
         let batch = self.objective.train_batch(step);
+        self.zero_grad();
+        batch.mean_loss().backward();
+        self.apply(step, batch)
+    }
+
+    /// Seeds libtorch for step `step` (0-based), as every step starts.
+    pub fn seed_step(&self, step: usize) {
+        tch::manual_seed(step_seed(self.spec.seed, step));
+    }
+
+    pub fn zero_grad(&mut self) {
         self.opt.zero_grad();
-        (&batch.loss_sum / batch.scored.clamp_min(1.0)).backward();
+    }
+
+    /// The end of step `step` (0-based) once `batch`'s mean loss is
+    /// backpropagated: clips the gradients and steps the optimizer.
+    pub fn apply(&mut self, step: usize, batch: Batch) -> StepOut {
+        let lr = optim::lr_at(self.spec, step, self.total_steps);
         let grad_norm = optim::clip_grad_norm(&self.vars, self.spec.clip_grad_norm);
         self.opt.step(lr);
         StepOut { loss_sum: batch.loss_sum.detach(), scored: batch.scored, grad_norm, tokens: batch.tokens }
+    }
+
+    /// The objective, for a pack that drives its batches.
+    pub fn objective_mut(&mut self) -> &mut (dyn Objective + 'a) {
+        self.objective.as_mut()
     }
 
     /// Scores a split without gradients and with dropout off (see [`Objective::evaluate`]).
@@ -244,10 +271,21 @@ impl<'a> Trainer<'a> {
     /// observer. Stops early, with [`Outcome::Diverged`], when the loss stops
     /// being finite.
     pub fn run(&mut self, observer: &mut dyn Observer) -> Result<Report> {
-        let t = self.spec;
-        let (log_every, eval_every, total) = (t.log_every, t.eval_every, self.total_steps);
-        let checkpoint_every = t.checkpoint_every_or_default();
-        let start = Instant::now();
+        let mut run = self.begin();
+        for step in run.first..=self.total_steps {
+            let out = self.step(step - 1);
+            if !self.after_step(&mut run, step, &out, observer)? {
+                break;
+            }
+        }
+        self.finish(run, observer)
+    }
+
+    /// The bookkeeping of a run about to start (or continue after
+    /// [`Trainer::restore`]). [`Trainer::run`] is `begin`, then
+    /// [`Trainer::step`] and [`Trainer::after_step`] for each step from
+    /// [`Run::first`] while `after_step` says to go on, then [`Trainer::finish`].
+    pub fn begin(&mut self) -> Run {
         let mut interval = Interval::new(self.device);
         let mut report = Report {
             outcome: Outcome::Finished,
@@ -258,7 +296,7 @@ impl<'a> Trainer<'a> {
             best_val: None,
             tokens_per_s: 0.0,
         };
-        let (mut train_time, mut train_tokens, first) = match self.resume.take() {
+        let (train_time, train_tokens, first) = match self.resume.take() {
             Some(p) => {
                 interval.resume(&p, self.device);
                 report.steps = p.step;
@@ -268,50 +306,68 @@ impl<'a> Trainer<'a> {
             }
             None => (0.0, 0, 1),
         };
-        for step in first..=total {
-            let lr = optim::lr_at(t, step - 1, total);
-            let out = self.step(step - 1);
-            interval.add(&out);
-            report.steps = step;
-            if step % log_every == 0 || step == total {
-                let (log, seconds) = interval.finish(step, lr, self.objective.per_epoch(), start);
-                train_time += seconds;
-                train_tokens += interval.tokens;
-                interval = Interval::new(self.device);
-                observer.train(&log)?;
-                report.last_train = Some(log);
-                if !log.loss.is_finite() || !log.grad_norm.is_finite() {
-                    let what = if log.loss.is_finite() { "gradient norm" } else { "training loss" };
-                    report.outcome =
-                        Outcome::Diverged { step, what: format!("{what} became {}", log.loss.min(log.grad_norm)) };
-                    break;
-                }
-            }
-            let mut best = false;
-            if step % eval_every == 0 && step != total {
-                let val = self.evaluate(EvalSplit::Val, false);
-                observer.eval(step, "val", &val)?;
-                best = track_best(&mut report.best_val, step, &val);
-            }
-            // The last step's checkpoint comes before the final evaluation,
-            // so a run resumed from it redoes exactly that evaluation.
-            let last = step % checkpoint_every == 0 || step == total;
-            if last || best {
-                let position = self.position(step, &report, &interval, train_time, train_tokens);
-                if !(position.interval_loss.is_finite() && position.interval_grad_norm.is_finite()) {
-                    // Diverging since the last log: nothing worth resuming
-                    // (and JSON cannot hold NaN); the next log will say so.
-                    continue;
-                }
-                let snapshot = self.snapshot(position)?;
-                if last {
-                    observer.checkpoint(Which::Last, &snapshot)?;
-                }
-                if best {
-                    observer.checkpoint(Which::Best, &snapshot)?;
-                }
+        Run { first, start: Instant::now(), interval, report, train_time, train_tokens }
+    }
+
+    /// Logs, evaluates and checkpoints after step `step` (1-based) gave
+    /// `out`; returns whether to go on (false once the run diverged).
+    pub fn after_step(
+        &mut self,
+        run: &mut Run,
+        step: usize,
+        out: &StepOut,
+        observer: &mut dyn Observer,
+    ) -> Result<bool> {
+        let t = self.spec;
+        let (log_every, eval_every, total) = (t.log_every, t.eval_every, self.total_steps);
+        let checkpoint_every = t.checkpoint_every_or_default();
+        let lr = optim::lr_at(t, step - 1, total);
+        run.interval.add(out);
+        run.report.steps = step;
+        if step % log_every == 0 || step == total {
+            let (log, seconds) = run.interval.finish(step, lr, self.objective.per_epoch(), run.start);
+            run.train_time += seconds;
+            run.train_tokens += run.interval.tokens;
+            run.interval = Interval::new(self.device);
+            observer.train(&log)?;
+            run.report.last_train = Some(log);
+            if !log.loss.is_finite() || !log.grad_norm.is_finite() {
+                let what = if log.loss.is_finite() { "gradient norm" } else { "training loss" };
+                run.report.outcome =
+                    Outcome::Diverged { step, what: format!("{what} became {}", log.loss.min(log.grad_norm)) };
+                return Ok(false);
             }
         }
+        let mut best = false;
+        if step % eval_every == 0 && step != total {
+            let val = self.evaluate(EvalSplit::Val, false);
+            observer.eval(step, "val", &val)?;
+            best = track_best(&mut run.report.best_val, step, &val);
+        }
+        // The last step's checkpoint comes before the final evaluation,
+        // so a run resumed from it redoes exactly that evaluation.
+        let last = step % checkpoint_every == 0 || step == total;
+        if last || best {
+            let position = self.position(step, &run.report, &run.interval, run.train_time, run.train_tokens);
+            if !(position.interval_loss.is_finite() && position.interval_grad_norm.is_finite()) {
+                // Diverging since the last log: nothing worth resuming
+                // (and JSON cannot hold NaN); the next log will say so.
+                return Ok(true);
+            }
+            let snapshot = self.snapshot(position)?;
+            if last {
+                observer.checkpoint(Which::Last, &snapshot)?;
+            }
+            if best {
+                observer.checkpoint(Which::Best, &snapshot)?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// The final evaluations of a run that ended (unless it diverged), and its report.
+    pub fn finish(&mut self, run: Run, observer: &mut dyn Observer) -> Result<Report> {
+        let Run { interval, mut report, train_time, train_tokens, .. } = run;
         report.tokens_per_s = if train_time > 0.0 { train_tokens as f64 / train_time } else { 0.0 };
         if matches!(report.outcome, Outcome::Finished) {
             let val = self.evaluate(EvalSplit::Val, true);
@@ -372,6 +428,18 @@ impl<'a> Trainer<'a> {
             position,
         })
     }
+}
+
+/// A run in progress: what [`Trainer::begin`] sets up and
+/// [`Trainer::after_step`] carries from step to step.
+pub struct Run {
+    /// The first step (1-based) still to take.
+    pub first: usize,
+    start: Instant,
+    interval: Interval,
+    report: Report,
+    train_time: f64,
+    train_tokens: usize,
 }
 
 /// Records a new best validation loss; returns whether it is one.
