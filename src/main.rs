@@ -27,6 +27,9 @@ enum Cmd {
     Run(RunArgs),
     /// Run (or resume) the trial of a trial directory: its trial.yaml, nothing else
     RunTrial(RunTrialArgs),
+    /// Train several same-shape trial directories as one packed model
+    #[command(hide = true)]
+    RunPack(RunPackArgs),
     /// List the trials a spec expands to, without running anything
     List {
         spec: PathBuf,
@@ -112,6 +115,19 @@ struct RunTrialArgs {
     /// Print machine-readable progress lines (a sweep's child; the sweep checked the data)
     #[arg(long, hide = true)]
     progress: bool,
+}
+
+#[derive(Args)]
+struct RunPackArgs {
+    /// Trial directories holding their trial.yaml, all of one packable shape
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// auto, cpu, cuda or cuda:N (overrides the trials' device)
+    #[arg(long)]
+    device: Option<DeviceSpec>,
+    /// libtorch intra-op threads (default: all cores)
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -229,6 +245,16 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Run(args) => run(args),
         Cmd::RunTrial(a) => plan::trial(&a.dir, a.device, a.threads, a.progress).and_then(|p| run_trial(&p)),
+        Cmd::RunPack(a) => {
+            let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            rnnlab::pack::run_dirs(&a.dirs, a.device, threads).map(|failed| {
+                if failed > 0 {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            })
+        }
         Cmd::List { spec, overrides } => list(&spec, &overrides),
         Cmd::Plot { dir } | Cmd::Summary { dir } => summarise(&dir),
         Cmd::Sample(args) => sample_cmd(args),

@@ -7,6 +7,7 @@
 //! [`Observer`], including the [`Snapshot`]s a checkpoint is made of, and
 //! continues from one exactly.
 pub mod optim;
+pub mod packed;
 mod snapshot;
 
 use std::time::Instant;
@@ -75,6 +76,13 @@ pub trait Objective {
     fn restore_state(&mut self, named: Vec<(String, Tensor)>) -> Result<()> {
         load_named(&[], named, "hidden state")
     }
+    /// Packed training ([`packed::step`]): the next window, not run, or
+    /// `None` where the objective cannot be packed; the pack hands back the
+    /// state it ended in through [`Objective::pack_done`].
+    fn pack_window(&mut self) -> Option<packed::PackWindow> {
+        None
+    }
+    fn pack_done(&mut self, _state: crate::model::RecurrentState) {}
 }
 
 /// Training metrics averaged over one logging interval.
