@@ -85,6 +85,9 @@ struct RunArgs {
     /// Trials run at once (default: CPU cores on CPU, 1 on CUDA)
     #[arg(long)]
     jobs: Option<usize>,
+    /// Train same-shape trials together: off, auto or a pack size K (default: the spec's sweep.pack, else off)
+    #[arg(long, value_name = "off|auto|K")]
+    pack: Option<rnnlab::spec::PackSetting>,
     /// Root of the results tree
     #[arg(long, default_value = "results")]
     results: PathBuf,
@@ -295,7 +298,8 @@ fn run(a: RunArgs) -> Result<ExitCode> {
         t.trial.write(&t.dir)?;
         return run_trial(t);
     }
-    let opts = runner::SweepOptions { device: *device, jobs: a.jobs, rerun: a.rerun };
+    let pack = a.pack.unwrap_or(exp.loaded.spec.sweep.pack);
+    let opts = runner::SweepOptions { device: *device, jobs: a.jobs, rerun: a.rerun, pack };
     let (fitted, baselines_failed) = runner::run_baselines(&opts, dir, &exp.baselines);
     let (ran, failed) = runner::run_sweep(&opts, dir, &exp.trials)?;
     let (ran, failed) = (ran + fitted, failed + baselines_failed);

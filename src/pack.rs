@@ -188,3 +188,31 @@ pub fn run_dirs(
     drop(locks);
     Ok(failed)
 }
+
+/// Largest pack `auto` makes: see [`group`].
+pub const AUTO_SIZE: usize = 8;
+
+/// The units a sweep runs `pending` trials in: packs of up to K trials of
+/// one [`signature`] (in the order the trials first appear), and every
+/// other trial alone. `auto` packs where the measured table in the README
+/// shows packing pays (CPU, hidden ≤ 128: see `scripts/bench_pack.py`),
+/// up to [`AUTO_SIZE`].
+pub fn group<'t>(pending: &[&'t Trial], setting: crate::spec::PackSetting) -> Vec<Vec<&'t Trial>> {
+    use crate::spec::PackSetting;
+    let size = |t: &Trial| match setting {
+        PackSetting::Off => 1,
+        PackSetting::Size(k) => k,
+        PackSetting::Auto if t.spec.model.hidden <= 128 && t.spec.model.param_budget.is_none() => AUTO_SIZE,
+        PackSetting::Auto => 1,
+    };
+    let mut units: Vec<(Option<String>, Vec<&Trial>)> = Vec::new();
+    for &t in pending {
+        let k = size(t);
+        let sig = if k > 1 { signature(t) } else { None };
+        match units.iter_mut().find(|(s, unit)| sig.is_some() && s == &sig && unit.len() < k) {
+            Some((_, unit)) => unit.push(t),
+            None => units.push((sig, vec![t])),
+        }
+    }
+    units.into_iter().map(|(_, unit)| unit).collect()
+}

@@ -156,3 +156,50 @@ fn a_killed_pack_resumes_to_the_same_numbers() {
         assert_eq!(result(a), result(b));
     }
 }
+
+// Fails if: `sweep.pack` or `--pack` changes trial ids (e.g. `pack` left in
+// the resolved trial spec), or `pack::group` packs nothing (checked by hand:
+// with `group` returning one unit per trial, "packing 2 trials" is missing).
+#[test]
+fn a_sweep_packs_its_trials_without_changing_their_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = spec("gru", GRID).replace("steps: 200", "steps: 40");
+    let packed_body = body.replace("sweep:\n", "sweep:\n  pack: 2\n");
+    let run = |name: &str, body: &str, args: &[&str]| {
+        let path = write_spec(tmp.path(), "pk", body);
+        let results = tmp.path().join(name);
+        let mut all = vec!["run", path.to_str().unwrap(), "--jobs", "2", "--results", results.to_str().unwrap()];
+        all.extend(args);
+        let out = rnnlab(&all);
+        assert!(out.status.success(), "{}", text(&out));
+        (trial_dirs(&results.join("pk")), text(&out))
+    };
+    let (plain, _) = run("plain", &body, &[]);
+    let (by_spec, log) = run("by_spec", &packed_body, &[]);
+    assert_eq!(log.matches("packing 2 trials").count(), 2, "{log}");
+    let (by_flag, log) = run("by_flag", &body, &["--pack", "4"]);
+    assert_eq!(log.matches("packing 4 trials").count(), 1, "{log}");
+    let (off, log) = run("off", &packed_body, &["--pack", "off"]);
+    assert!(!log.contains("packing"), "{log}");
+    let names = |dirs: &[PathBuf]| dirs.iter().map(|d| d.file_name().unwrap().to_owned()).collect::<Vec<_>>();
+    for dirs in [&by_spec, &by_flag, &off] {
+        assert_eq!(names(dirs), names(&plain));
+        for (a, b) in plain.iter().zip(dirs.iter()) {
+            assert_eq!(
+                std::fs::read_to_string(a.join("trial.yaml")).unwrap(),
+                std::fs::read_to_string(b.join("trial.yaml")).unwrap()
+            );
+            let (want, got) = (values(a, "val", "loss"), values(b, "val", "loss"));
+            assert_eq!(want.len(), got.len());
+            for ((_, w), (_, g)) in want.iter().zip(&got) {
+                assert!((w - g).abs() <= 1e-3 * w.abs(), "{}: {w} vs {g}", b.display());
+            }
+        }
+    }
+    let out = rnnlab(&[
+        "list",
+        write_spec(tmp.path(), "bad", &body.replace("sweep:\n", "sweep:\n  pack: zero\n")).to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("sweep.pack") || text(&out).contains("pack setting"), "{}", text(&out));
+}
