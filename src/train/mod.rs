@@ -332,7 +332,7 @@ impl<'a> Trainer<'a> {
         let lr = optim::lr_at(t, step - 1, total);
         run.interval.add(out);
         run.report.steps = step;
-        if step % log_every == 0 || step == total {
+        if step.is_multiple_of(log_every) || step == total {
             let (log, seconds) = run.interval.finish(step, lr, self.objective.per_epoch(), run.start);
             run.train_time += seconds;
             run.train_tokens += run.interval.tokens;
@@ -347,14 +347,14 @@ impl<'a> Trainer<'a> {
             }
         }
         let mut best = false;
-        if step % eval_every == 0 && step != total {
+        if step.is_multiple_of(eval_every) && step != total {
             let val = self.evaluate(EvalSplit::Val, false);
             observer.eval(step, "val", &val)?;
             best = track_best(&mut run.report.best_val, step, &val);
         }
         // The last step's checkpoint comes before the final evaluation,
         // so a run resumed from it redoes exactly that evaluation.
-        let last = step % checkpoint_every == 0 || step == total;
+        let last = step.is_multiple_of(checkpoint_every) || step == total;
         if last || best {
             let position = self.position(step, &run.report, &run.interval, run.train_time, run.train_tokens);
             if !(position.interval_loss.is_finite() && position.interval_grad_norm.is_finite()) {
