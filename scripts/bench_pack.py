@@ -2,7 +2,7 @@
 """Packed trials against the same trials unpacked: aggregate training
 throughput (trial-tokens/s, summed over the trials) of one pack of K
 character-model trials (`rnnlab run-pack`) against the same K trials run one
-after another (`rnnlab run --jobs 1`), both with the same threads, side by
+after another (`rnnlab run --trial-index I`), both with the same threads, side by
 side in one script.
 
 Each trial is a char_lm run of the given cell and hidden size on synthetic
@@ -47,7 +47,9 @@ def measure(binary, cell, hidden, k, args, env, root):
         f.write(SPEC.format(cell=cell, hidden=hidden, batch=args.batch, bptt=args.bptt, steps=args.steps,
                             seeds=", ".join(str(s) for s in range(1, k + 1))))
     results = os.path.join(root, "unpacked")
-    run([binary, "run", spec, "--jobs", "1", "--threads", str(args.threads), "--results", results], env)
+    for i in range(k):
+        # One trial per process, in turn, with the pack's threads.
+        run([binary, "run", spec, "--trial-index", str(i), "--threads", str(args.threads), "--results", results], env)
     trials = os.path.join(results, "bp", "trials")
     dirs = sorted(os.path.join(trials, d) for d in os.listdir(trials))
     # One after another: K trials' tokens over the sum of their times.
