@@ -56,7 +56,8 @@ pub type Ended = Result<Status>;
 /// with `threads` libtorch threads: each resumes from its own
 /// `checkpoint-last/` if it left one. A member that diverges is frozen
 /// (recorded, dropped from the pack) and the others go on; one whose
-/// directory cannot be written fails alone. The caller holds every
+/// directory cannot be written fails alone. A resumed member runs with
+/// `threads`, not the count it started with (unlike `run-trial`). The caller holds every
 /// member's lock. `abort` is the trial test hook (the first member to
 /// reach it aborts the process).
 pub fn run(
@@ -84,9 +85,10 @@ pub fn run(
     let mut ended: Vec<Option<Ended>> = (0..trials.len()).map(|_| None).collect();
     let mut members = Vec::new();
     for (k, ((trial, dir), progress)) in trials.iter().zip(progress.iter_mut()).enumerate() {
-        match Member::start(trial, dir, data.as_deref(), device, threads, progress, abort)? {
-            Ok(member) => members.push((k, member)),
-            Err((end, e)) => ended[k] = Some(end.end(dir, Err(e))),
+        match Member::start(trial, dir, data.as_deref(), device, threads, progress, abort) {
+            Ok(Ok(member)) => members.push((k, member)),
+            Ok(Err((end, e))) => ended[k] = Some(end.end(dir, Err(e))),
+            Err(e) => ended[k] = Some(Err(e)),
         }
     }
     if let (Ok(data), Some((_, m))) = (data.as_deref(), members.first()) {
@@ -194,15 +196,20 @@ pub const AUTO_SIZE: usize = 8;
 
 /// The units a sweep runs `pending` trials in: packs of up to K trials of
 /// one [`signature`] (in the order the trials first appear), and every
-/// other trial alone. `auto` packs where the measured table in the README
-/// shows packing pays (CPU, hidden ≤ 128: see `scripts/bench_pack.py`),
-/// up to [`AUTO_SIZE`].
+/// other trial alone. `auto` packs, up to [`AUTO_SIZE`], only where the
+/// README's measured table (`scripts/bench_pack.py`, 1 CPU thread) shows
+/// packs faster than the same trials unpacked: hand-written cells up to
+/// hidden 128, fused cells (whose unpacked kernel is faster than the
+/// pack's written-out equations) up to hidden 32; never with a parameter
+/// budget (the hidden size is not known before the data is).
 pub fn group<'t>(pending: &[&'t Trial], setting: crate::spec::PackSetting) -> Vec<Vec<&'t Trial>> {
     use crate::spec::PackSetting;
     let size = |t: &Trial| match setting {
         PackSetting::Off => 1,
         PackSetting::Size(k) => k,
-        PackSetting::Auto if t.spec.model.hidden <= 128 && t.spec.model.param_budget.is_none() => AUTO_SIZE,
+        PackSetting::Auto if t.spec.model.param_budget.is_none() && t.spec.model.hidden <= auto_max_hidden(t) => {
+            AUTO_SIZE
+        }
         PackSetting::Auto => 1,
     };
     let mut units: Vec<(Option<String>, Vec<&Trial>)> = Vec::new();
@@ -215,4 +222,13 @@ pub fn group<'t>(pending: &[&'t Trial], setting: crate::spec::PackSetting) -> Ve
         }
     }
     units.into_iter().map(|(_, unit)| unit).collect()
+}
+
+/// The largest hidden size `auto` packs a trial's cell at (see [`group`]).
+fn auto_max_hidden(t: &Trial) -> usize {
+    if t.spec.model.cell.is_fused() {
+        32
+    } else {
+        128
+    }
 }

@@ -174,11 +174,15 @@ impl PackedCharRnn {
                 let mut st: Vec<Tensor> = state.iter().map(|s| s.select(1, idx)).collect();
                 let features = x.size()[3];
                 let xp = cell.project_input(&x.reshape([k, b * time, features])).reshape([k, b, time, -1]);
+                // Time-major, split once: one backward node for all steps
+                // (a `select` per step would each backpropagate a zero
+                // tensor of the whole window).
+                let xs = xp.permute([2, 0, 1, 3]).contiguous().unbind(0);
                 let mut hs = Vec::with_capacity(time as usize);
-                let steps: Box<dyn Iterator<Item = i64>> =
-                    if d == 1 { Box::new((0..time).rev()) } else { Box::new(0..time) };
+                let steps: Box<dyn Iterator<Item = usize>> =
+                    if d == 1 { Box::new((0..time as usize).rev()) } else { Box::new(0..time as usize) };
                 for t in steps {
-                    st = cell.step(&xp.select(2, t), &st);
+                    st = cell.step(&xs[t], &st);
                     hs.push(st[0].shallow_clone());
                 }
                 if d == 1 {
