@@ -232,3 +232,38 @@ fn auto_max_hidden(t: &Trial) -> usize {
         128
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::PackSetting;
+
+    fn trials(grid: &str) -> Vec<Trial> {
+        let src = format!(
+            "data:\n  source: {{kind: xml, chars: 1000}}\ntrain:\n  steps: 10\nsweep:\n  grid:\n{grid}  seeds: [1, 2, 3]\n"
+        );
+        crate::spec::sweep::expand(&crate::spec::parse(&src, "t.yaml", "t").unwrap()).unwrap()
+    }
+
+    fn sizes(trials: &[Trial], setting: PackSetting) -> Vec<usize> {
+        let refs: Vec<&Trial> = trials.iter().collect();
+        group(&refs, setting).iter().map(Vec::len).collect()
+    }
+
+    // Fails if: `auto` packs a fused cell above hidden 32 (checked: with
+    // `auto_max_hidden` 128 for every cell, the lstm at 64 packs: [3, 3]).
+    #[test]
+    fn packs_hold_one_shape_and_auto_packs_only_where_measured_faster() {
+        // Two learning rates share a shape; two cells do not.
+        let mixed = trials(
+            "    model.cell: [lstm_vanilla, gru_lecture]\n    train.lr: [0.01, 0.001]\n    model.hidden: [64]\n",
+        );
+        assert_eq!(sizes(&mixed, PackSetting::Off), vec![1; 12]);
+        assert_eq!(sizes(&mixed, PackSetting::Size(4)), vec![4, 2, 4, 2]);
+        assert_eq!(sizes(&mixed, PackSetting::Auto), vec![6, 6]);
+        let fused = trials("    model.cell: [lstm]\n    model.hidden: [32, 64]\n");
+        assert_eq!(sizes(&fused, PackSetting::Auto), vec![3, 1, 1, 1]);
+        let dropout = trials("    model.cell: [lstm_vanilla]\n    model.dropout: [0.1]\n");
+        assert_eq!(sizes(&dropout, PackSetting::Size(8)), vec![1, 1, 1]);
+    }
+}
