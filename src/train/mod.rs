@@ -6,6 +6,7 @@
 //! task. It knows nothing about files either: it reports to an
 //! [`Observer`], including the [`Snapshot`]s a checkpoint is made of, and
 //! continues from one exactly.
+mod interval;
 pub mod optim;
 pub mod packed;
 mod snapshot;
@@ -14,11 +15,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Device, Tensor};
 
 use crate::metrics::Metric;
 use crate::spec::TrainSpec;
 
+use interval::Interval;
 pub use snapshot::{load_named, named_variables, state_tensors, step_seed, Position, Snapshot, Which};
 
 /// Scores over a split: the loss (mean cross-entropy in nats per scored
@@ -457,58 +459,4 @@ fn track_best(best: &mut Option<(usize, Eval)>, step: usize, eval: &Eval) -> boo
         *best = Some((step, eval.clone()));
     }
     better
-}
-
-/// Device-side sums over a logging interval, fetched once at its end.
-struct Interval {
-    loss: Tensor,
-    scored: Tensor,
-    norm: Tensor,
-    steps: usize,
-    tokens: usize,
-    started: Instant,
-}
-
-impl Interval {
-    fn new(device: Device) -> Interval {
-        let zero = || Tensor::zeros([], (Kind::Float, device));
-        Interval { loss: zero(), scored: zero(), norm: zero(), steps: 0, tokens: 0, started: Instant::now() }
-    }
-
-    /// Continues the interval a checkpoint was taken in.
-    fn resume(&mut self, p: &Position, device: Device) {
-        let scalar = |v: f64| Tensor::from(v as f32).to_device(device);
-        self.loss = scalar(p.interval_loss);
-        self.scored = scalar(p.interval_scored);
-        self.norm = scalar(p.interval_grad_norm);
-        self.steps = p.interval_steps;
-        self.tokens = p.interval_tokens;
-    }
-
-    fn add(&mut self, out: &StepOut) {
-        self.loss += &out.loss_sum;
-        self.scored += &out.scored;
-        self.norm += &out.grad_norm;
-        self.steps += 1;
-        self.tokens += out.tokens;
-    }
-
-    /// Syncs with the device and returns the interval's log and its duration.
-    fn finish(&self, step: usize, lr: f64, per_epoch: usize, run_start: Instant) -> (TrainLog, f64) {
-        let scored = f64::try_from(&self.scored).unwrap_or(0.0).max(1.0);
-        let loss = f64::try_from(&self.loss).unwrap_or(f64::NAN) / scored;
-        let grad_norm = f64::try_from(&self.norm).unwrap_or(f64::NAN) / self.steps.max(1) as f64;
-        let seconds = self.started.elapsed().as_secs_f64();
-        let epoch = step as f64 / per_epoch.max(1) as f64;
-        let log = TrainLog {
-            step,
-            epoch,
-            loss,
-            grad_norm,
-            lr,
-            tokens_per_s: self.tokens as f64 / seconds.max(1e-9),
-            elapsed_s: run_start.elapsed().as_secs_f64(),
-        };
-        (log, seconds)
-    }
 }
