@@ -59,8 +59,11 @@ test-slurm: $(STAMP)
 data: build
 	$(BIN) data linux
 
+# Then packed vs unpacked trials (scripts/bench_pack.py): K in 1,2,4,8,16 at
+# hidden 32-256 for lstm and lstm_vanilla; QUICK=1 measures K 1,4,8 at hidden 32,128.
 bench: build
 	$(PY) scripts/bench.py --bin $(BIN) --tasks char_lm,seq2seq
+	$(PY) scripts/bench_pack.py --bin $(BIN) $(if $(QUICK),--hiddens 32,128 --packs 1,4,8)
 
 plot: build
 	$(BIN) plot results/$(basename $(notdir $(SPEC)))

@@ -20,6 +20,7 @@ pub mod lock;
 pub mod metrics;
 pub mod model;
 pub mod ngram;
+pub mod pack;
 pub mod plan;
 pub mod plot;
 pub mod report;

@@ -42,6 +42,9 @@ enum Cmd {
         #[arg(long, default_value_t = 5.0)]
         interval: f64,
     },
+    /// Train several same-shape trial directories as one packed model
+    #[command(hide = true)]
+    RunPack(RunPackArgs),
     /// List the trials a spec expands to, without running anything
     List {
         spec: PathBuf,
@@ -97,6 +100,9 @@ struct RunArgs {
     /// Trials run at once (default: CPU cores on CPU, 1 on CUDA)
     #[arg(long)]
     jobs: Option<usize>,
+    /// Train same-shape trials together: off, auto or a pack size K (default: the spec's sweep.pack, else off)
+    #[arg(long, value_name = "off|auto|K")]
+    pack: Option<rnnlab::spec::PackSetting>,
     /// Root of the results tree
     #[arg(long, default_value = "results")]
     results: PathBuf,
@@ -145,6 +151,19 @@ struct RunTrialArgs {
     /// Print machine-readable progress lines (a sweep's child; the sweep checked the data)
     #[arg(long, hide = true)]
     progress: bool,
+}
+
+#[derive(Args)]
+struct RunPackArgs {
+    /// Trial directories holding their trial.yaml, all of one packable shape
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// auto, cpu, cuda or cuda:N (overrides the trials' device)
+    #[arg(long)]
+    device: Option<DeviceSpec>,
+    /// libtorch intra-op threads (default: all cores)
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -273,6 +292,16 @@ fn main() -> ExitCode {
         Cmd::Submit(args) => submit(args),
         Cmd::Status { dir } => status(&dir),
         Cmd::Watch { dir, interval } => watch(&dir, interval),
+        Cmd::RunPack(a) => {
+            let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            rnnlab::pack::run_dirs(&a.dirs, a.device, threads).map(|failed| {
+                if failed > 0 {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            })
+        }
         Cmd::List { spec, overrides } => list(&spec, &overrides),
         Cmd::Plot { dir } | Cmd::Summary { dir } => summarise(&dir),
         Cmd::Sample(args) => sample_cmd(args),
@@ -313,7 +342,8 @@ fn run(a: RunArgs) -> Result<ExitCode> {
         t.trial.write(&t.dir)?;
         return run_trial(t);
     }
-    let opts = runner::SweepOptions { device: *device, jobs: a.jobs, rerun: a.rerun };
+    let pack = a.pack.unwrap_or(exp.loaded.spec.sweep.pack);
+    let opts = runner::SweepOptions { device: *device, jobs: a.jobs, rerun: a.rerun, pack };
     let (fitted, baselines_failed) = runner::run_baselines(&opts, dir, &exp.baselines);
     let (ran, failed) = runner::run_sweep(&opts, dir, &exp.trials)?;
     let (ran, failed) = (ran + fitted, failed + baselines_failed);

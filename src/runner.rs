@@ -34,6 +34,8 @@ pub const PROGRESS_PREFIX: &str = "@progress ";
 pub struct SweepOptions {
     pub device: tch::Device,
     pub jobs: Option<usize>,
+    /// Packed trials (`sweep.pack`, `--pack`).
+    pub pack: crate::spec::PackSetting,
     /// Rerun trials that already finished or diverged.
     pub rerun: bool,
 }
@@ -121,10 +123,27 @@ pub fn run_sweep(opts: &SweepOptions, exp_dir: &Path, trials: &[Trial]) -> Resul
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build()?;
     let failures = AtomicUsize::new(0);
     // FIFO: trials start in the order the spec lists them.
+    let units = crate::pack::group(&pending, opts.pack);
     pool.scope_fifo(|scope| {
-        for t in &pending {
+        for unit in &units {
             let (bars, overall, failures, exe) = (&bars, &overall, &failures, &exe);
             scope.spawn_fifo(move |_| {
+                if unit.len() > 1 {
+                    bars.suspend(|| eprintln!("packing {} trials: {}", unit.len(), ids(unit)));
+                    for (t, status) in run_pack_child(opts, exe, exp_dir, unit, threads) {
+                        overall.inc(1);
+                        let line = match &status {
+                            Ok(s) => describe_end(t, s),
+                            Err(e) => format!("{:<28} failed: {e:#}", t.id),
+                        };
+                        bars.suspend(|| eprintln!("{line}"));
+                        if !matches!(&status, Ok(s) if s.state.is_done()) {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    return;
+                }
+                let t = unit[0];
                 let bar = bars.insert_before(overall, ProgressBar::new(1));
                 bar.set_style(
                     ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg}")
@@ -278,6 +297,70 @@ fn run_child(
             bail!("{}", s.message.clone().unwrap_or_default())
         }
     }
+}
+
+fn ids(unit: &[&Trial]) -> String {
+    unit.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// Runs a pack of trials in one child process (`rnnlab run-pack`, which
+/// locks them; one another process holds is left out) and returns each
+/// member's status. The child's log goes to every member's `log.txt`; a
+/// member the child left `running` is marked failed.
+fn run_pack_child<'t>(
+    opts: &SweepOptions,
+    exe: &Path,
+    exp_dir: &Path,
+    unit: &[&'t Trial],
+    threads: usize,
+) -> Vec<(&'t Trial, Result<Status>)> {
+    let dirs: Vec<_> = unit.iter().map(|t| layout::trial_dir(exp_dir, &t.id)).collect();
+    let started = (|| -> Result<std::process::ExitStatus> {
+        let mut logs = Vec::new();
+        for (t, dir) in unit.iter().zip(&dirs) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            t.write(dir)?;
+            logs.push(std::fs::File::create(dir.join(layout::LOG_FILE))?);
+        }
+        let mut cmd = Command::new(exe);
+        die_with_parent(&mut cmd);
+        cmd.arg("run-pack").args(&dirs).args(["--device", &crate::device::name(opts.device)]);
+        cmd.args(["--threads", &threads.to_string()]);
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .context("cannot start a pack")?;
+        let stderr = child.stderr.take().expect("piped");
+        for line in BufReader::new(stderr).lines() {
+            let line = line?;
+            for log in &mut logs {
+                use std::io::Write;
+                writeln!(log, "{line}")?;
+            }
+        }
+        Ok(child.wait()?)
+    })();
+    unit.iter()
+        .zip(&dirs)
+        .map(|(t, dir)| {
+            let status = match (&started, Status::read(dir)) {
+                (_, Ok(s)) if s.state != TrialState::Running => Ok(s),
+                (Err(e), _) => Err(anyhow::anyhow!("{e:#}")),
+                (Ok(exit), _) => {
+                    let tail = failure_reason(&std::fs::read_to_string(dir.join(layout::LOG_FILE)).unwrap_or_default());
+                    Err(anyhow::anyhow!("pack process ended with {exit} before recording this trial's result: {tail}"))
+                }
+            };
+            if let (Err(e), Ok(mut s)) = (&status, Status::read(dir)) {
+                s.state = TrialState::Failed;
+                s.message = Some(format!("{e:#}"));
+                let _ = s.write(dir);
+            }
+            (*t, status)
+        })
+        .collect()
 }
 
 /// What a crashed trial's log says went wrong: its last `error:` line, or

@@ -22,7 +22,7 @@ use crate::spec::sweep::Trial;
 use crate::spec::ModelSpec;
 use crate::tasks::TaskData;
 use crate::tensorboard::{End, EventWriter, HParam};
-use crate::train::{Eval, Observer, Outcome, Snapshot, TrainLog, Trainer, Which};
+use crate::train::{Eval, Observer, Outcome, Report, Snapshot, StepOut, TrainLog, Trainer, Which};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -170,41 +170,133 @@ pub fn run(
     progress: &mut dyn Progress,
     abort: Option<AbortAt>,
 ) -> Result<Status> {
-    // Left by a process killed while writing a checkpoint.
-    checkpoint::remove_temporaries(dir)?;
-    let resume = match Status::read(dir) {
-        Ok(s) if s.state.is_done() => {
-            checkpoint::remove_all(dir)?;
-            None
+    let data = crate::tasks::of(&trial.spec).and_then(|task| task.load(&trial.spec));
+    let started = Member::start(trial, dir, data.as_deref(), device, threads, progress, abort)?;
+    let (member, outcome) = match started {
+        Ok(mut member) => {
+            let (trainer, sink) = (&mut member.trainer, &mut member.sink);
+            let report = trainer.run(sink).and_then(|r| sink.end_session(&r).map(|()| r));
+            (member.into_ended(), report)
         }
-        _ => checkpoint::find(dir, Which::Last),
+        Err((status, e)) => (status, Err(e)),
     };
-    let mut status = Status::running(crate::device::name(device), threads);
-    status.write(dir)?;
-    let clock = Instant::now();
-    let outcome = train_into(trial, dir, device, &mut status, progress, resume.as_deref(), abort);
-    status.elapsed_s = clock.elapsed().as_secs_f64();
-    if let Err(e) = &outcome {
-        status.state = TrialState::Failed;
-        status.message = Some(format!("{e:#}"));
-    }
-    status.write(dir)?;
-    outcome.map(|()| status)
+    member.end(dir, outcome)
 }
 
-fn train_into(
-    trial: &Trial,
-    dir: &Path,
+/// A trial in training (alone, or as a member of a pack): its trainer,
+/// the observer that writes its directory, its status.
+pub struct Member<'a> {
+    pub trainer: Trainer<'a>,
+    sink: Sink<'a>,
+    ended: Ended,
+}
+
+/// What a trial's end is written from: its status and when it started.
+#[derive(Clone)]
+pub struct Ended {
+    status: Status,
+    clock: Instant,
+    defs: &'static [Metric],
+}
+
+impl<'a> Member<'a> {
+    /// Sets `trial` up in `dir` (its status `running`, resumed from
+    /// `checkpoint-last/` or started over) on `data` (loaded by the
+    /// caller). The outer error is one writing the directory; the inner
+    /// one a failure to set up, to be recorded by [`Ended::end`].
+    pub fn start(
+        trial: &'a Trial,
+        dir: &'a Path,
+        data: Result<&'a dyn TaskData, &anyhow::Error>,
+        device: tch::Device,
+        threads: usize,
+        progress: &'a mut dyn Progress,
+        abort: Option<AbortAt>,
+    ) -> Result<std::result::Result<Member<'a>, (Ended, anyhow::Error)>> {
+        // Left by a process killed while writing a checkpoint.
+        checkpoint::remove_temporaries(dir)?;
+        let resume = match Status::read(dir) {
+            Ok(s) if s.state.is_done() => {
+                checkpoint::remove_all(dir)?;
+                None
+            }
+            _ => checkpoint::find(dir, Which::Last),
+        };
+        let mut status = Status::running(crate::device::name(device), threads);
+        status.write(dir)?;
+        let clock = Instant::now();
+        let defs = crate::tasks::of(&trial.spec).map(|t| t.metrics()).unwrap_or(&[]);
+        let data = match data {
+            Ok(d) => d,
+            Err(e) => return Ok(Err((Ended { status, clock, defs }, anyhow::anyhow!("{e:#}")))),
+        };
+        match prepare(trial, dir, data, device, &mut status, progress, resume.as_deref(), abort) {
+            Ok((trainer, sink)) => Ok(Ok(Member { trainer, sink, ended: Ended { status, clock, defs } })),
+            Err(e) => Ok(Err((Ended { status, clock, defs }, e))),
+        }
+    }
+
+    /// [`Trainer::after_step`] with this trial's observer.
+    pub fn after_step(&mut self, run: &mut crate::train::Run, step: usize, out: &StepOut) -> Result<bool> {
+        self.trainer.after_step(run, step, out, &mut self.sink)
+    }
+
+    /// [`Trainer::finish`] with this trial's observer.
+    pub fn finish(&mut self, run: crate::train::Run) -> Result<Report> {
+        let report = self.trainer.finish(run, &mut self.sink)?;
+        self.sink.end_session(&report)?;
+        Ok(report)
+    }
+
+    /// The model as trained (its hidden size solved from a budget).
+    pub fn model(&self) -> &ModelSpec {
+        &self.sink.model
+    }
+
+    /// Records the end of a member of a pack (see [`Ended::end`]), which
+    /// then takes no further part.
+    pub fn end_in_place(&mut self, dir: &Path, outcome: Result<Report>) -> Result<Status> {
+        self.ended.clone().end(dir, outcome)
+    }
+
+    /// What is left to write the end from, once training is over.
+    pub fn into_ended(self) -> Ended {
+        self.ended
+    }
+}
+
+impl Ended {
+    /// Records how training went in `status.json`: the final results of
+    /// a report, or `failed` with the error (which is returned).
+    pub fn end(mut self, dir: &Path, outcome: Result<Report>) -> Result<Status> {
+        let status = &mut self.status;
+        let outcome = outcome.map(|report| conclude(report, self.defs, status));
+        status.elapsed_s = self.clock.elapsed().as_secs_f64();
+        if let Err(e) = &outcome {
+            status.state = TrialState::Failed;
+            status.message = Some(format!("{e:#}"));
+        }
+        status.write(dir)?;
+        outcome.map(|()| self.status)
+    }
+}
+
+/// The trainer of `trial` on `data`, restored from `resume` if it can be,
+/// and the observer that writes `dir`.
+#[allow(clippy::too_many_arguments)]
+fn prepare<'a>(
+    trial: &'a Trial,
+    dir: &'a Path,
+    data: &'a dyn TaskData,
     device: tch::Device,
     status: &mut Status,
-    progress: &mut dyn Progress,
+    progress: &'a mut dyn Progress,
     resume: Option<&Path>,
     abort: Option<AbortAt>,
-) -> Result<()> {
+) -> Result<(Trainer<'a>, Sink<'a>)> {
     let task = crate::tasks::of(&trial.spec)?;
-    let data = task.load(&trial.spec)?;
     let mut model = None;
-    let mut trainer = new_trainer(trial, data.as_ref(), device, &mut model)?;
+    let mut trainer = new_trainer(trial, data, device, &mut model)?;
     status.total_steps = trainer.total_steps();
     status.params = trainer.parameter_count();
     let metrics = dir.join(METRICS_FILE);
@@ -220,7 +312,7 @@ fn train_into(
                 // forever: start over (with a fresh model, since restoring
                 // may have got half way).
                 eprintln!("{}: cannot resume from {}: {e:#}; starting over", trial.id, ckpt.display());
-                trainer = new_trainer(trial, data.as_ref(), device, &mut model)?;
+                trainer = new_trainer(trial, data, device, &mut model)?;
                 None
             }
         },
@@ -239,15 +331,12 @@ fn train_into(
     let defs = task.metrics();
     let files = data.checkpoint_files()?;
     let tb = EventWriter::create(dir, &hparams(trial, &model), &trial.variant, &crate::metrics::read(&metrics)?)?;
-    let mut sink = Sink { log, tb, defs, progress, total: trainer.total_steps(), dir, trial, files, model, abort };
-    let report = trainer.run(&mut sink)?;
-    // A stopped trial's session goes on when it resumes (its event file is
-    // rewritten then).
-    match report.outcome {
-        Outcome::Finished => sink.tb.end(report.steps, End::Success)?,
-        Outcome::Diverged { .. } => sink.tb.end(report.steps, End::Failure)?,
-        Outcome::Stopped { .. } => {}
-    }
+    let sink = Sink { log, tb, defs, progress, total: trainer.total_steps(), dir, trial, files, model, abort };
+    Ok((trainer, sink))
+}
+
+/// The final results of `report` into `status`.
+fn conclude(report: Report, defs: &'static [Metric], status: &mut Status) {
     status.steps = report.steps;
     // JSON has no NaN: a metric that is not finite is simply absent.
     let mut r = Finite(&mut status.result);
@@ -278,7 +367,6 @@ fn train_into(
             status.message = Some(format!("stopped at step {step} by the warning signal; checkpoint-last/ resumes it"))
         }
     }
-    Ok(())
 }
 
 /// The trial's hyperparameters as TensorBoard's HParams tab shows them:
@@ -327,7 +415,7 @@ impl Finite<'_> {
     }
 }
 
-struct Sink<'p> {
+pub struct Sink<'p> {
     log: MetricsLog,
     /// The same metrics as TensorBoard scalars.
     tb: EventWriter,
@@ -342,6 +430,19 @@ struct Sink<'p> {
     /// The model as trained (hidden solved from a budget), for checkpoints.
     model: ModelSpec,
     abort: Option<AbortAt>,
+}
+
+impl Sink<'_> {
+    /// Ends the trial's TensorBoard session with its outcome. A stopped
+    /// trial's session goes on when it resumes (its event file is
+    /// rewritten then).
+    fn end_session(&mut self, report: &Report) -> Result<()> {
+        match report.outcome {
+            Outcome::Finished => self.tb.end(report.steps, End::Success),
+            Outcome::Diverged { .. } => self.tb.end(report.steps, End::Failure),
+            Outcome::Stopped { .. } => Ok(()),
+        }
+    }
 }
 
 impl Observer for Sink<'_> {

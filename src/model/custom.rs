@@ -28,24 +28,57 @@ pub trait BuildLayer: Sync {
 }
 
 /// One direction of one layer as its constructor sees it: sizes, the
-/// forget bias, and where its parameters go.
+/// forget bias, and where its parameters come from.
 pub struct LayerShape<'a> {
     /// Features of the layer's input.
     pub input: i64,
     pub hidden: i64,
     /// Initial forget-gate bias, if set (see [`super::cells::CellDef::forget_gate`]).
     pub forget_bias: Option<f64>,
-    path: &'a nn::Path<'a>,
+    source: Source<'a>,
     /// `l0`, `l1_reverse`, …
     suffix: String,
     zero_init: bool,
+}
+
+/// Where a layer's parameters come from.
+enum Source<'a> {
+    /// Created (and initialised) as variables under a path.
+    Path(&'a nn::Path<'a>),
+    /// Given, by full name, stacked over a pack's trials (`[K, …]`): see
+    /// [`super::pack`]. The layer's equations are the same; [`affine`] and
+    /// the last-axis indexing make them run over the leading trial axis.
+    Given { prefix: &'a str, params: &'a std::collections::HashMap<String, Tensor> },
 }
 
 impl<'a> LayerShape<'a> {
     /// Layer `layer` (from 0), backward direction if `reverse`, default initialisation.
     pub fn new(path: &'a nn::Path<'a>, layer: i64, reverse: bool, input: i64, hidden: i64) -> LayerShape<'a> {
         let suffix = if reverse { format!("l{layer}_reverse") } else { format!("l{layer}") };
-        LayerShape { input, hidden, forget_bias: None, path, suffix, zero_init: false }
+        LayerShape { input, hidden, forget_bias: None, source: Source::Path(path), suffix, zero_init: false }
+    }
+
+    /// Layer `layer`, direction `reverse` of a pack of `stack`s whose
+    /// parameters, stacked over the trials, are `params[prefix + name]`;
+    /// the forget bias is already in them.
+    pub fn given(
+        prefix: &'a str,
+        params: &'a std::collections::HashMap<String, Tensor>,
+        stack: &Stack,
+        layer: i64,
+        reverse: bool,
+    ) -> LayerShape<'a> {
+        let dirs = if stack.bidirectional { 2 } else { 1 };
+        let input = if layer == 0 { stack.input } else { stack.hidden * dirs };
+        let suffix = if reverse { format!("l{layer}_reverse") } else { format!("l{layer}") };
+        LayerShape {
+            input,
+            hidden: stack.hidden,
+            forget_bias: None,
+            source: Source::Given { prefix, params },
+            suffix,
+            zero_init: false,
+        }
     }
 
     /// Layer `layer`, direction `reverse` of `stack`.
@@ -62,11 +95,43 @@ impl<'a> LayerShape<'a> {
     /// A parameter `<name>_<suffix>` (PyTorch's `weight_ih_l0`,
     /// `bias_hh_l1_reverse`, …), uniform in ±1/√hidden as PyTorch
     /// initialises recurrent weights, or zero when the stack is built only
-    /// to be counted (which draws nothing from libtorch's generator).
+    /// to be counted (which draws nothing from libtorch's generator). In a
+    /// pack, the given `[K, dims…]` tensor; panics if it is missing or
+    /// misshapen (the pack stacks the trials' own variables of these names).
     pub fn param(&self, name: &str, dims: &[i64]) -> Tensor {
-        let init = if self.zero_init { Init::Const(0.0) } else { init(self.hidden) };
-        self.path.var(&format!("{name}_{}", self.suffix), dims, init)
+        let name = format!("{name}_{}", self.suffix);
+        match &self.source {
+            Source::Path(path) => {
+                let init = if self.zero_init { Init::Const(0.0) } else { init(self.hidden) };
+                path.var(&name, dims, init)
+            }
+            Source::Given { prefix, params } => {
+                let t = params.get(&format!("{prefix}{name}")).unwrap_or_else(|| panic!("pack: no parameter {name}"));
+                assert_eq!(&t.size()[1..], dims, "pack: {name} has the wrong shape");
+                t.shallow_clone()
+            }
+        }
     }
+}
+
+/// `x Wᵀ + b` for one model (`w` `[out, in]`, `x` `[…, in]`) or for a pack
+/// of K (`w` `[K, out, in]`, `x` `[K, n, in]`, `b` `[K, out]`), where it is
+/// one batched GEMM for all K trials.
+pub fn affine(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
+    if w.dim() == 2 {
+        return x.linear(w, b);
+    }
+    let wt = w.transpose(1, 2);
+    match b {
+        Some(b) => b.unsqueeze(1).baddbmm(x, &wt, 1, 1),
+        None => x.bmm(&wt),
+    }
+}
+
+/// Row `k` of a `[n, H]` parameter (peepholes), shaped to broadcast over a
+/// batch `[B, H]`, or of a pack's `[K, n, H]` over `[K, B, H]`.
+pub fn row(p: &Tensor, k: i64) -> Tensor {
+    p.select(-2, k).unsqueeze(-2)
 }
 
 /// Uniform ±1/√hidden, PyTorch's initialisation of recurrent weights.

@@ -2,7 +2,7 @@
 use tch::Tensor;
 
 use super::cells::{Build, BuildLayer, CellDef};
-use super::custom::{CellLayer, LayerShape};
+use super::custom::{affine, CellLayer, LayerShape};
 
 /// The GRU of the lecture and of Cho et al. (2014): the reset gate scales
 /// the previous state before the recurrent product.
@@ -68,25 +68,25 @@ impl GruLayer {
 
 impl CellLayer for GruLayer {
     fn project_input(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.w_ih, Some(&self.b_ih))
+        affine(x, &self.w_ih, Some(&self.b_ih))
     }
 
     fn step(&self, xp: &Tensor, state: &[Tensor]) -> Vec<Tensor> {
         let h = &state[0];
         let n_ = self.hidden;
-        let x = xp.split(n_, 1);
+        let x = xp.split(n_, -1);
         if self.reset_after {
-            let hp = h.linear(&self.w_hh, Some(&self.b_hh)).split(n_, 1);
+            let hp = affine(h, &self.w_hh, Some(&self.b_hh)).split(n_, -1);
             let r = (&x[0] + &hp[0]).sigmoid();
             let z = (&x[1] + &hp[1]).sigmoid();
             let n = (&x[2] + &r * &hp[2]).tanh();
             vec![(1.0 - &z) * n + z * h]
         } else {
-            let w = self.w_hh.split(n_, 0);
-            let b = self.b_hh.split(n_, 0);
-            let r = (&x[0] + h.linear(&w[0], Some(&b[0]))).sigmoid();
-            let z = (&x[1] + h.linear(&w[1], Some(&b[1]))).sigmoid();
-            let candidate = (&x[2] + (r * h).linear(&w[2], Some(&b[2]))).tanh();
+            let w = self.w_hh.split(n_, -2);
+            let b = self.b_hh.split(n_, -1);
+            let r = (&x[0] + affine(h, &w[0], Some(&b[0]))).sigmoid();
+            let z = (&x[1] + affine(h, &w[1], Some(&b[1]))).sigmoid();
+            let candidate = (&x[2] + affine(&(r * h), &w[2], Some(&b[2]))).tanh();
             vec![(1.0 - &z) * h + z * candidate]
         }
     }
@@ -152,7 +152,7 @@ impl MutLayer {
 impl CellLayer for MutLayer {
     /// `[x-projections…, x]`: the raw input rides along for MUT1/MUT2.
     fn project_input(&self, x: &Tensor) -> Tensor {
-        let p = x.linear::<Tensor>(&self.w_x, None);
+        let p = affine(x, &self.w_x, None);
         if self.mutant == Mut::Mut3 {
             p
         } else {
@@ -163,27 +163,28 @@ impl CellLayer for MutLayer {
     fn step(&self, xp: &Tensor, state: &[Tensor]) -> Vec<Tensor> {
         let h = &state[0];
         let n = self.hidden;
-        let xs = xp.split(n, 1);
-        let b = self.b.split(n, 0);
-        let wh = self.w_h.split(n, 0);
+        let xs = xp.split(n, -1);
+        // `[1, H]` blocks (`[K, 1, H]` in a pack) to broadcast over the batch.
+        let b = self.b.unsqueeze(-2).split(n, -1);
+        let wh = self.w_h.split(n, -2);
         let (z, r, x_cand) = match self.mutant {
             Mut::Mut1 => {
                 let z = (&xs[0] + &b[0]).sigmoid();
-                let r = (&xs[1] + h.linear::<Tensor>(&wh[0], None) + &b[1]).sigmoid();
+                let r = (&xs[1] + affine(h, &wh[0], None) + &b[1]).sigmoid();
                 (z, r, xs[2].tanh())
             }
             Mut::Mut2 => {
-                let z = (&xs[0] + h.linear::<Tensor>(&wh[1], None) + &b[0]).sigmoid();
-                let r = (&xs[2] + h.linear::<Tensor>(&wh[0], None) + &b[1]).sigmoid();
+                let z = (&xs[0] + affine(h, &wh[1], None) + &b[0]).sigmoid();
+                let r = (&xs[2] + affine(h, &wh[0], None) + &b[1]).sigmoid();
                 (z, r, xs[1].shallow_clone())
             }
             Mut::Mut3 => {
-                let z = (&xs[0] + h.tanh().linear::<Tensor>(&wh[1], None) + &b[0]).sigmoid();
-                let r = (&xs[1] + h.linear::<Tensor>(&wh[0], None) + &b[1]).sigmoid();
+                let z = (&xs[0] + affine(&h.tanh(), &wh[1], None) + &b[0]).sigmoid();
+                let r = (&xs[1] + affine(h, &wh[0], None) + &b[1]).sigmoid();
                 (z, r, xs[2].shallow_clone())
             }
         };
-        let candidate = ((r * h).linear::<Tensor>(&self.w_hh, None) + x_cand + &b[2]).tanh();
+        let candidate = (affine(&(r * h), &self.w_hh, None) + x_cand + &b[2]).tanh();
         vec![candidate * &z + h * (1.0 - z)]
     }
 

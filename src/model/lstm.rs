@@ -23,7 +23,7 @@
 use tch::Tensor;
 
 use super::cells::{Build, BuildLayer, CellDef};
-use super::custom::{CellLayer, LayerShape};
+use super::custom::{affine, row, CellLayer, LayerShape};
 
 /// Greff et al.'s vanilla LSTM: input, forget and output gates, peepholes.
 pub static VANILLA: CellDef = cell("lstm_vanilla", &Variant::VANILLA);
@@ -144,7 +144,7 @@ impl LstmLayer {
 
 impl CellLayer for LstmLayer {
     fn project_input(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.w_ih, Some(&self.b_ih))
+        affine(x, &self.w_ih, Some(&self.b_ih))
     }
 
     /// State: `[y, c]`, plus the previous sigmoid-gate activations for FGR.
@@ -152,23 +152,23 @@ impl CellLayer for LstmLayer {
         let (y, c) = (&state[0], &state[1]);
         let v = self.v;
         let h = self.hidden;
-        let mut a = xp + y.linear(&self.w_hh, Some(&self.b_hh));
+        let mut a = xp + affine(y, &self.w_hh, Some(&self.b_hh));
         if let Some(w_gg) = &self.w_gg {
             let n = v.sigmoid_gates() as i64;
             // The gate blocks come first in the order i, f, (z), o; FGR adds to i, f, o.
-            let rec = state[2].linear::<Tensor>(w_gg, None);
-            let mut parts = a.split(h, 1);
-            let mut r = rec.split(h, 1).into_iter();
+            let rec = affine(&state[2], w_gg, None);
+            let mut parts = a.split(h, -1);
+            let mut r = rec.split(h, -1).into_iter();
             let z_block = n as usize - usize::from(v.output_gate);
             for (k, part) in parts.iter_mut().enumerate() {
                 if k != z_block {
                     *part = &*part + r.next().expect("one recurrent block per gate");
                 }
             }
-            a = Tensor::cat(&parts, 1);
+            a = Tensor::cat(&parts, -1);
         }
-        let mut blocks = a.split(h, 1).into_iter();
-        let peep = |k: i64| self.peep.as_ref().map(|p| p.get(k));
+        let mut blocks = a.split(h, -1).into_iter();
+        let peep = |k: i64| self.peep.as_ref().map(|p| row(p, k));
         let mut pk = 0;
         let with_peep = |pre: Tensor, cell: &Tensor, pk: &mut i64| -> Tensor {
             let out = match peep(*pk) {
@@ -198,7 +198,7 @@ impl CellLayer for LstmLayer {
         let mut out = vec![y_new, c_new];
         if v.full_gate_recurrence {
             let gates: Vec<&Tensor> = [&i, &f, &o].into_iter().flatten().collect();
-            out.push(Tensor::cat(&gates, 1));
+            out.push(Tensor::cat(&gates, -1));
         }
         out
     }

@@ -55,15 +55,15 @@ struct MguLayer {
 
 impl CellLayer for MguLayer {
     fn project_input(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.w_ih, Some(&self.b_ih))
+        super::custom::affine(x, &self.w_ih, Some(&self.b_ih))
     }
 
     fn step(&self, xp: &Tensor, state: &[Tensor]) -> Vec<Tensor> {
         let h = &state[0];
-        let x = xp.split(self.hidden, 1);
-        let u = self.w_hh.split(self.hidden, 0);
-        let f = (&x[0] + h.linear::<Tensor>(&u[0], None)).sigmoid();
-        let candidate = (&x[1] + (&f * h).linear::<Tensor>(&u[1], None)).tanh();
+        let x = xp.split(self.hidden, -1);
+        let u = self.w_hh.split(self.hidden, -2);
+        let f = (&x[0] + super::custom::affine(h, &u[0], None)).sigmoid();
+        let candidate = (&x[1] + super::custom::affine(&(&f * h), &u[1], None)).tanh();
         vec![(1.0 - &f) * h + f * candidate]
     }
 

@@ -13,6 +13,7 @@ pub mod gru;
 pub mod lstm;
 #[cfg(test)]
 mod mgu;
+pub mod pack;
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};

@@ -138,6 +138,11 @@ pub trait TaskData {
     /// Files a checkpoint needs beside the weights to be used on its own
     /// (vocabularies): `(file name, contents)`.
     fn checkpoint_files(&self) -> Result<Vec<(&'static str, String)>>;
+    /// The models of trials that train `model` on this data, run as one
+    /// (`rnnlab run-pack`); `None` where this task's models cannot be packed.
+    fn packed_model(&self, _model: &ModelSpec) -> Option<crate::model::pack::PackedCharRnn> {
+        None
+    }
 }
 
 /// A plot an experiment's task asks for; [`crate::plot`] draws it.

@@ -6,18 +6,21 @@
 //! task. It knows nothing about files either: it reports to an
 //! [`Observer`], including the [`Snapshot`]s a checkpoint is made of, and
 //! continues from one exactly.
+mod interval;
 pub mod optim;
+pub mod packed;
 mod snapshot;
 
 use std::time::Instant;
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Device, Tensor};
 
 use crate::metrics::Metric;
 use crate::spec::TrainSpec;
 
+use interval::Interval;
 pub use snapshot::{load_named, named_variables, state_tensors, step_seed, Position, Snapshot, Which};
 
 /// Scores over a split: the loss (mean cross-entropy in nats per scored
@@ -75,6 +78,13 @@ pub trait Objective {
     fn restore_state(&mut self, named: Vec<(String, Tensor)>) -> Result<()> {
         load_named(&[], named, "hidden state")
     }
+    /// Packed training ([`packed::step`]): the next window, not run, or
+    /// `None` where the objective cannot be packed; the pack hands back the
+    /// state it ended in through [`Objective::pack_done`].
+    fn pack_window(&mut self) -> Option<packed::PackWindow> {
+        None
+    }
+    fn pack_done(&mut self, _state: crate::model::RecurrentState) {}
 }
 
 /// Training metrics averaged over one logging interval.
@@ -106,6 +116,13 @@ impl TrainLog {
             .map(|(k, v)| (k.to_string(), v)),
         );
         out
+    }
+}
+
+impl Batch {
+    /// The mean loss per scored target, which a step backpropagates.
+    pub fn mean_loss(&self) -> Tensor {
+        &self.loss_sum / self.scored.clamp_min(1.0)
     }
 }
 
@@ -232,14 +249,34 @@ impl<'a> Trainer<'a> {
     /// One optimizer step on the next batch. Sums stay on the device (no
     /// host sync) so steps queue up on a GPU.
     pub fn step(&mut self, step: usize) -> StepOut {
-        tch::manual_seed(step_seed(self.spec.seed, step));
-        let lr = optim::lr_at(self.spec, step, self.total_steps);
+        self.seed_step(step);
         let batch = self.objective.train_batch(step);
+        self.zero_grad();
+        batch.mean_loss().backward();
+        self.apply(step, batch)
+    }
+
+    /// Seeds libtorch for step `step` (0-based), as every step starts.
+    pub fn seed_step(&self, step: usize) {
+        tch::manual_seed(step_seed(self.spec.seed, step));
+    }
+
+    pub fn zero_grad(&mut self) {
         self.opt.zero_grad();
-        (&batch.loss_sum / batch.scored.clamp_min(1.0)).backward();
+    }
+
+    /// The end of step `step` (0-based) once `batch`'s mean loss is
+    /// backpropagated: clips the gradients and steps the optimizer.
+    pub fn apply(&mut self, step: usize, batch: Batch) -> StepOut {
+        let lr = optim::lr_at(self.spec, step, self.total_steps);
         let grad_norm = optim::clip_grad_norm(&self.vars, self.spec.clip_grad_norm);
         self.opt.step(lr);
         StepOut { loss_sum: batch.loss_sum.detach(), scored: batch.scored, grad_norm, tokens: batch.tokens }
+    }
+
+    /// The objective, for a pack that drives its batches.
+    pub fn objective_mut(&mut self) -> &mut (dyn Objective + 'a) {
+        self.objective.as_mut()
     }
 
     /// Scores a split without gradients and with dropout off (see [`Objective::evaluate`]).
@@ -254,10 +291,21 @@ impl<'a> Trainer<'a> {
     /// observer. Stops early, with [`Outcome::Diverged`], when the loss stops
     /// being finite.
     pub fn run(&mut self, observer: &mut dyn Observer) -> Result<Report> {
-        let t = self.spec;
-        let (log_every, eval_every, total) = (t.log_every, t.eval_every, self.total_steps);
-        let checkpoint_every = t.checkpoint_every_or_default();
-        let start = Instant::now();
+        let mut run = self.begin();
+        for step in run.first..=self.total_steps {
+            let out = self.step(step - 1);
+            if !self.after_step(&mut run, step, &out, observer)? {
+                break;
+            }
+        }
+        self.finish(run, observer)
+    }
+
+    /// The bookkeeping of a run about to start (or continue after
+    /// [`Trainer::restore`]). [`Trainer::run`] is `begin`, then
+    /// [`Trainer::step`] and [`Trainer::after_step`] for each step from
+    /// [`Run::first`] while `after_step` says to go on, then [`Trainer::finish`].
+    pub fn begin(&mut self) -> Run {
         let mut interval = Interval::new(self.device);
         let mut report = Report {
             outcome: Outcome::Finished,
@@ -268,7 +316,7 @@ impl<'a> Trainer<'a> {
             best_val: None,
             tokens_per_s: 0.0,
         };
-        let (mut train_time, mut train_tokens, first) = match self.resume.take() {
+        let (train_time, train_tokens, first) = match self.resume.take() {
             Some(p) => {
                 interval.resume(&p, self.device);
                 report.steps = p.step;
@@ -278,55 +326,74 @@ impl<'a> Trainer<'a> {
             }
             None => (0.0, 0, 1),
         };
-        for step in first..=total {
-            let lr = optim::lr_at(t, step - 1, total);
-            let out = self.step(step - 1);
-            interval.add(&out);
-            report.steps = step;
-            if step % log_every == 0 || step == total {
-                let (log, seconds) = interval.finish(step, lr, self.objective.per_epoch(), start);
-                train_time += seconds;
-                train_tokens += interval.tokens;
-                interval = Interval::new(self.device);
-                observer.train(&log)?;
-                report.last_train = Some(log);
-                if !log.loss.is_finite() || !log.grad_norm.is_finite() {
-                    let what = if log.loss.is_finite() { "gradient norm" } else { "training loss" };
-                    report.outcome =
-                        Outcome::Diverged { step, what: format!("{what} became {}", log.loss.min(log.grad_norm)) };
-                    break;
-                }
-            }
-            let mut best = false;
-            if step % eval_every == 0 && step != total {
-                let val = self.evaluate(EvalSplit::Val, false);
-                observer.eval(step, "val", &val)?;
-                best = track_best(&mut report.best_val, step, &val);
-            }
-            // The last step's checkpoint comes before the final evaluation,
-            // so a run resumed from it redoes exactly that evaluation.
-            let stop = observer.checkpoint_requested();
-            let last = step % checkpoint_every == 0 || step == total || stop;
-            if last || best {
-                let position = self.position(step, &report, &interval, train_time, train_tokens);
-                if !(position.interval_loss.is_finite() && position.interval_grad_norm.is_finite()) {
-                    // Diverging since the last log: nothing worth resuming
-                    // (and JSON cannot hold NaN); the next log will say so.
-                    continue;
-                }
-                let snapshot = self.snapshot(position)?;
-                if last {
-                    observer.checkpoint(Which::Last, &snapshot)?;
-                }
-                if best {
-                    observer.checkpoint(Which::Best, &snapshot)?;
-                }
-                if stop {
-                    report.outcome = Outcome::Stopped { step };
-                    break;
-                }
+        Run { first, start: Instant::now(), interval, report, train_time, train_tokens }
+    }
+
+    /// Logs, evaluates and checkpoints after step `step` (1-based) gave
+    /// `out`; returns whether to go on (false once the run diverged, or
+    /// stopped because the observer asked for a checkpoint and a stop).
+    pub fn after_step(
+        &mut self,
+        run: &mut Run,
+        step: usize,
+        out: &StepOut,
+        observer: &mut dyn Observer,
+    ) -> Result<bool> {
+        let t = self.spec;
+        let (log_every, eval_every, total) = (t.log_every, t.eval_every, self.total_steps);
+        let checkpoint_every = t.checkpoint_every_or_default();
+        let lr = optim::lr_at(t, step - 1, total);
+        run.interval.add(out);
+        run.report.steps = step;
+        if step.is_multiple_of(log_every) || step == total {
+            let (log, seconds) = run.interval.finish(step, lr, self.objective.per_epoch(), run.start);
+            run.train_time += seconds;
+            run.train_tokens += run.interval.tokens;
+            run.interval = Interval::new(self.device);
+            observer.train(&log)?;
+            run.report.last_train = Some(log);
+            if !log.loss.is_finite() || !log.grad_norm.is_finite() {
+                let what = if log.loss.is_finite() { "gradient norm" } else { "training loss" };
+                run.report.outcome =
+                    Outcome::Diverged { step, what: format!("{what} became {}", log.loss.min(log.grad_norm)) };
+                return Ok(false);
             }
         }
+        let mut best = false;
+        if step.is_multiple_of(eval_every) && step != total {
+            let val = self.evaluate(EvalSplit::Val, false);
+            observer.eval(step, "val", &val)?;
+            best = track_best(&mut run.report.best_val, step, &val);
+        }
+        // The last step's checkpoint comes before the final evaluation,
+        // so a run resumed from it redoes exactly that evaluation.
+        let stop = observer.checkpoint_requested();
+        let last = step.is_multiple_of(checkpoint_every) || step == total || stop;
+        if last || best {
+            let position = self.position(step, &run.report, &run.interval, run.train_time, run.train_tokens);
+            if !(position.interval_loss.is_finite() && position.interval_grad_norm.is_finite()) {
+                // Diverging since the last log: nothing worth resuming
+                // (and JSON cannot hold NaN); the next log will say so.
+                return Ok(true);
+            }
+            let snapshot = self.snapshot(position)?;
+            if last {
+                observer.checkpoint(Which::Last, &snapshot)?;
+            }
+            if best {
+                observer.checkpoint(Which::Best, &snapshot)?;
+            }
+            if stop {
+                run.report.outcome = Outcome::Stopped { step };
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The final evaluations of a run that ended (unless it diverged), and its report.
+    pub fn finish(&mut self, run: Run, observer: &mut dyn Observer) -> Result<Report> {
+        let Run { interval, mut report, train_time, train_tokens, .. } = run;
         report.tokens_per_s = if train_time > 0.0 { train_tokens as f64 / train_time } else { 0.0 };
         if matches!(report.outcome, Outcome::Finished) {
             let val = self.evaluate(EvalSplit::Val, true);
@@ -389,6 +456,18 @@ impl<'a> Trainer<'a> {
     }
 }
 
+/// A run in progress: what [`Trainer::begin`] sets up and
+/// [`Trainer::after_step`] carries from step to step.
+pub struct Run {
+    /// The first step (1-based) still to take.
+    pub first: usize,
+    start: Instant,
+    interval: Interval,
+    report: Report,
+    train_time: f64,
+    train_tokens: usize,
+}
+
 /// Records a new best validation loss; returns whether it is one.
 fn track_best(best: &mut Option<(usize, Eval)>, step: usize, eval: &Eval) -> bool {
     let better = eval.loss.is_finite() && best.as_ref().is_none_or(|(_, b)| eval.loss < b.loss);
@@ -396,58 +475,4 @@ fn track_best(best: &mut Option<(usize, Eval)>, step: usize, eval: &Eval) -> boo
         *best = Some((step, eval.clone()));
     }
     better
-}
-
-/// Device-side sums over a logging interval, fetched once at its end.
-struct Interval {
-    loss: Tensor,
-    scored: Tensor,
-    norm: Tensor,
-    steps: usize,
-    tokens: usize,
-    started: Instant,
-}
-
-impl Interval {
-    fn new(device: Device) -> Interval {
-        let zero = || Tensor::zeros([], (Kind::Float, device));
-        Interval { loss: zero(), scored: zero(), norm: zero(), steps: 0, tokens: 0, started: Instant::now() }
-    }
-
-    /// Continues the interval a checkpoint was taken in.
-    fn resume(&mut self, p: &Position, device: Device) {
-        let scalar = |v: f64| Tensor::from(v as f32).to_device(device);
-        self.loss = scalar(p.interval_loss);
-        self.scored = scalar(p.interval_scored);
-        self.norm = scalar(p.interval_grad_norm);
-        self.steps = p.interval_steps;
-        self.tokens = p.interval_tokens;
-    }
-
-    fn add(&mut self, out: &StepOut) {
-        self.loss += &out.loss_sum;
-        self.scored += &out.scored;
-        self.norm += &out.grad_norm;
-        self.steps += 1;
-        self.tokens += out.tokens;
-    }
-
-    /// Syncs with the device and returns the interval's log and its duration.
-    fn finish(&self, step: usize, lr: f64, per_epoch: usize, run_start: Instant) -> (TrainLog, f64) {
-        let scored = f64::try_from(&self.scored).unwrap_or(0.0).max(1.0);
-        let loss = f64::try_from(&self.loss).unwrap_or(f64::NAN) / scored;
-        let grad_norm = f64::try_from(&self.norm).unwrap_or(f64::NAN) / self.steps.max(1) as f64;
-        let seconds = self.started.elapsed().as_secs_f64();
-        let epoch = step as f64 / per_epoch.max(1) as f64;
-        let log = TrainLog {
-            step,
-            epoch,
-            loss,
-            grad_norm,
-            lr,
-            tokens_per_s: self.tokens as f64 / seconds.max(1e-9),
-            elapsed_s: run_start.elapsed().as_secs_f64(),
-        };
-        (log, seconds)
-    }
 }

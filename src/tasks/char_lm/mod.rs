@@ -13,6 +13,7 @@ use tch::nn;
 use super::{BestTrial, PlotSpec, TaskData, TaskInfo, TaskKind};
 use crate::data::Corpus;
 use crate::metrics::{bits, Direction, Metric};
+use crate::model::pack::PackedCharRnn;
 use crate::spec::{ModelSpec, Shape, Spec};
 use crate::train::{Eval, Objective};
 
@@ -160,6 +161,11 @@ impl TaskData for Text {
 
     fn checkpoint_files(&self) -> Result<Vec<(&'static str, String)>> {
         Ok(vec![(crate::layout::VOCAB_FILE, crate::checkpoint::vocab_json(&self.0.vocab)?)])
+    }
+
+    fn packed_model(&self, model: &ModelSpec) -> Option<PackedCharRnn> {
+        let stack = crate::model::Stack::of(model, 0);
+        PackedCharRnn::new(model.input, model.embedding_size as i64, stack, self.0.vocab.len() as i64)
     }
 }
 

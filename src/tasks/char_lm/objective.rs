@@ -7,6 +7,7 @@ use tch::{nn, Device, Kind, Tensor};
 use crate::data::{self, Corpus, Split, Windows};
 use crate::model::{self, CharRnn, RecurrentState};
 use crate::spec::{ModelSpec, Spec};
+use crate::train::packed::PackWindow;
 use crate::train::{load_named, state_tensors, Batch, Eval, EvalSplit, Objective};
 
 pub struct LmObjective<'a> {
@@ -116,6 +117,18 @@ impl Objective for LmObjective<'_> {
 
     fn state_tensors(&self) -> Vec<(String, Tensor)> {
         state_tensors(&self.state)
+    }
+
+    fn pack_window(&mut self) -> Option<PackWindow> {
+        let window = self.windows.next_window();
+        if window.starts_epoch {
+            self.state = self.model.zero_state(self.spec.train.batch_size as i64);
+        }
+        Some(PackWindow { input: window.input, target: window.target, state: self.state.detach() })
+    }
+
+    fn pack_done(&mut self, state: RecurrentState) {
+        self.state = state;
     }
 
     fn restore_state(&mut self, named: Vec<(String, Tensor)>) -> Result<()> {
