@@ -414,7 +414,7 @@ fn sample_with<M: generate::LanguageModel>(m: &M, p: &plan::SamplePlan) -> Resul
     match &p.generation {
         &Generation::Beam { width, length, stop, length_norm } => {
             let best = generate::beam_search(m, &p.prime_ids, width, length, stop, length_norm)?;
-            let text: String = best.tokens.iter().filter_map(|&t| m.vocab().char(t)).collect();
+            let text = m.vocab().decode(&best.tokens);
             writeln!(out, "{}{text}", p.prime)?;
             eprintln!(
                 "beam {width}: ln P = {:.3} over {} characters, score {:.4}",

@@ -84,7 +84,8 @@ pub fn sample_text(path: &Path, prime: &str, length: usize, temperature: f64, se
     Ok(format!("{prime}{text}"))
 }
 
-/// Encodes a priming text, naming any character the model has never seen.
+/// Encodes a priming text, naming any character the model has never seen
+/// (a word model reads an unknown word as `<unk>`).
 pub fn encode_prime(vocab: &Vocab, prime: &str) -> Result<Vec<i64>> {
     vocab.encode(prime).with_context(|| {
         format!("--prime: the model's vocabulary ({} characters) cannot read the priming text", vocab.len())
@@ -134,11 +135,13 @@ pub fn sample<M: LanguageModel>(
     for _ in 0..opts.length {
         let logp = model.log_probs(&state)?;
         let token = if opts.greedy { argmax(&logp) } else { draw(&logp, opts.temperature, opts.top_k, &mut rng) };
-        let c =
-            vocab.char(token).with_context(|| format!("the model produced token {token} outside its vocabulary"))?;
-        emit(c)?;
-        out.push(c);
-        if opts.stop == Some(c) {
+        let text =
+            vocab.token(token).with_context(|| format!("the model produced token {token} outside its vocabulary"))?;
+        for c in text.chars() {
+            emit(c)?;
+            out.push(c);
+        }
+        if opts.stop.is_some_and(|c| vocab.id(c) == Some(token)) {
             break;
         }
         state = model.advance(&state, token)?;

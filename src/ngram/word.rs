@@ -14,8 +14,85 @@ use anyhow::Result;
 
 use super::{Ngram, Smoothing};
 
-fn is_word_char(c: char) -> bool {
+pub fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
+}
+
+/// [`tokenize`] over a stream of characters: `push` each character, and
+/// `flush` at the end (or wherever a token must not continue, such as a
+/// split boundary); each completed token goes to `emit`.
+#[derive(Debug, Default)]
+pub struct Cutter {
+    word: String,
+}
+
+impl Cutter {
+    pub fn push<E>(&mut self, c: char, emit: &mut impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+        if is_word_char(c) {
+            self.word.push(c);
+            return Ok(());
+        }
+        self.flush(emit)?;
+        let mut buf = [0u8; 4];
+        emit(c.encode_utf8(&mut buf))
+    }
+
+    pub fn flush<E>(&mut self, emit: &mut impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
+        if !self.word.is_empty() {
+            emit(&self.word)?;
+            self.word.clear();
+        }
+        Ok(())
+    }
+}
+
+/// The probability of an unknown word's spelling: an add-one character
+/// unigram model with an end-of-word symbol, fitted on the words (tokens
+/// with a word character) of a training text. One extra pseudo-symbol
+/// covers characters absent from the training text.
+#[derive(Debug, Clone)]
+pub struct Spelling {
+    /// ln P(c) of word characters.
+    spell: HashMap<char, f64>,
+    unseen: f64,
+    end: f64,
+}
+
+/// What [`Spelling`] is fitted from, counted token by token.
+#[derive(Debug, Default)]
+pub struct SpellingCounts {
+    chars: HashMap<char, usize>,
+    words: usize,
+    alphabet: std::collections::BTreeSet<char>,
+}
+
+impl SpellingCounts {
+    pub fn add(&mut self, token: &str) {
+        self.alphabet.extend(token.chars());
+        if token.chars().any(is_word_char) {
+            self.words += 1;
+            for c in token.chars() {
+                *self.chars.entry(c).or_default() += 1;
+            }
+        }
+    }
+
+    pub fn fit(&self) -> Spelling {
+        let total = self.chars.values().sum::<usize>() + self.words;
+        let denom = (total + self.alphabet.len() + 2) as f64;
+        Spelling {
+            spell: self.chars.iter().map(|(&c, &n)| (c, ((n + 1) as f64 / denom).ln())).collect(),
+            unseen: (1.0 / denom).ln(),
+            end: ((self.words + 1) as f64 / denom).ln(),
+        }
+    }
+}
+
+impl Spelling {
+    /// ln P(spelling of `word`).
+    pub fn log_prob(&self, word: &str) -> f64 {
+        word.chars().map(|c| self.spell.get(&c).copied().unwrap_or(self.unseen)).sum::<f64>() + self.end
+    }
 }
 
 /// Words and single non-word characters, in order; they concatenate to `text`.
@@ -45,10 +122,7 @@ pub struct WordNgram {
     index: HashMap<String, u32>,
     unk: u32,
     ngram: Ngram,
-    /// ln P(c) of word characters, and ln P(end of word).
-    spell: HashMap<char, f64>,
-    spell_unseen: f64,
-    spell_end: f64,
+    spelling: Spelling,
 }
 
 impl WordNgram {
@@ -68,28 +142,11 @@ impl WordNgram {
         let unk = index.len() as u32;
         let ids: Vec<u32> = tokens.iter().map(|t| index.get(*t).copied().unwrap_or(unk)).collect();
         let ngram = Ngram::fit(&ids, index.len() + 1, order, smoothing)?;
-        // Spelling model: add-one character unigram over word characters plus an end symbol.
-        let mut chars: HashMap<char, usize> = HashMap::new();
-        let mut words = 0usize;
-        for t in tokens.iter().filter(|t| t.chars().any(is_word_char)) {
-            words += 1;
-            for c in t.chars() {
-                *chars.entry(c).or_default() += 1;
-            }
+        let mut counts = SpellingCounts::default();
+        for t in &tokens {
+            counts.add(t);
         }
-        let alphabet: std::collections::BTreeSet<char> = train.chars().collect();
-        let total = chars.values().sum::<usize>() + words;
-        // One extra pseudo-symbol covers characters absent from the training split.
-        let denom = (total + alphabet.len() + 2) as f64;
-        let spell = chars.iter().map(|(&c, &n)| (c, ((n + 1) as f64 / denom).ln())).collect();
-        Ok(WordNgram {
-            index,
-            unk,
-            ngram,
-            spell,
-            spell_unseen: (1.0 / denom).ln(),
-            spell_end: ((words + 1) as f64 / denom).ln(),
-        })
+        Ok(WordNgram { index, unk, ngram, spelling: counts.fit() })
     }
 
     /// Distinct n-grams stored.
@@ -106,16 +163,12 @@ impl WordNgram {
             let id = self.index.get(*t).copied().unwrap_or(self.unk);
             nats -= self.ngram.prob(&history, id).ln();
             if id == self.unk {
-                nats -= self.spelling_log_prob(t);
+                nats -= self.spelling.log_prob(t);
             }
             history.push(id);
         }
         let chars = text.chars().count().max(1);
         super::Score { loss: nats / chars as f64, accuracy: f64::NAN, scored: chars }
-    }
-
-    fn spelling_log_prob(&self, word: &str) -> f64 {
-        word.chars().map(|c| self.spell.get(&c).copied().unwrap_or(self.spell_unseen)).sum::<f64>() + self.spell_end
     }
 }
 
@@ -130,6 +183,14 @@ mod tests {
         assert_eq!(t.concat(), text);
         assert_eq!(&t[..4], &["int", " ", "x_1", " "]);
         assert!(t.contains(&"привет"));
+        // The streaming cutter gives the same tokens, flushed where told.
+        let mut streamed = Vec::new();
+        let mut cut = Cutter::default();
+        for c in text.chars() {
+            cut.push(c, &mut |t: &str| -> Result<(), ()> { Ok(streamed.push(t.to_string())) }).unwrap();
+        }
+        cut.flush(&mut |t: &str| -> Result<(), ()> { Ok(streamed.push(t.to_string())) }).unwrap();
+        assert_eq!(streamed, t);
     }
 
     #[test]

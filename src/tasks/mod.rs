@@ -5,7 +5,8 @@
 //! [`REGISTRY`]. The trainer, runner, summaries, plots and reports ask the
 //! task; none of them names one.
 //!
-//! - [`char_lm`]: character language model, truncated BPTT over a text;
+//! - [`char_lm`]: character language model, truncated BPTT over a text
+//!   (and `token_lm`, the same over word tokens: [`char_lm::token`]);
 //! - [`classify`]: sequence classification (many-to-one);
 //! - [`tag`]: tagging (many-to-many, aligned);
 //! - [`seq2seq`]: encoder–decoder (many-to-many, unaligned);
@@ -36,6 +37,7 @@ use crate::train::Objective;
 /// Every task, by name; the first is the default of a spec without `task:`.
 pub static REGISTRY: &[&dyn TaskKind] = &[
     &char_lm::CharLm,
+    &char_lm::token::TokenLm,
     &classify::Classify,
     &tag::Tag,
     &seq2seq::Seq2seqTask,
@@ -283,7 +285,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), REGISTRY.len());
-        assert!(get("transformer").unwrap_err().contains("known: char_lm, classify, tag, seq2seq"));
+        assert!(get("transformer").unwrap_err().contains("known: char_lm, token_lm, classify, tag, seq2seq"));
     }
 
     #[test]
