@@ -53,6 +53,13 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// Encode a spec's text corpus into the corpus cache now (ahead of a sweep), and print its sizes as JSON
+    Encode {
+        spec: PathBuf,
+        /// Override a spec value: KEY=VALUE (VALUE is YAML), e.g. data.tokens=words
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
     /// Statistical comparison of the variants of an experiment directory: report.md and its plots
     Report(ReportArgs),
     /// Training throughput of one char-LSTM or LSTM seq2seq configuration, as one JSON line
@@ -230,6 +237,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(args),
         Cmd::RunTrial(a) => plan::trial(&a.dir, a.device, a.threads, a.progress).and_then(|p| run_trial(&p)),
         Cmd::List { spec, overrides } => list(&spec, &overrides),
+        Cmd::Encode { spec, overrides } => encode(&spec, &overrides),
         Cmd::Plot { dir } | Cmd::Summary { dir } => summarise(&dir),
         Cmd::Sample(args) => sample_cmd(args),
         Cmd::Decode(args) => decode_cmd(args),
@@ -287,6 +295,18 @@ fn run(a: RunArgs) -> Result<ExitCode> {
 fn run_trial(p: &plan::TrialPlan) -> Result<ExitCode> {
     let status = runner::run_trial(p)?;
     eprintln!("{}: {} in {:.1}s — {}", p.trial.id, status.state.as_str(), status.elapsed_s, p.dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn encode(path: &Path, overrides: &[String]) -> Result<ExitCode> {
+    let exp = plan::experiment(path, overrides)?;
+    let trial = exp.trials.first().context("the spec has no trials")?;
+    let clock = std::time::Instant::now();
+    let report = rnnlab::data::encode::report(&trial.spec)?;
+    let seconds = clock.elapsed().as_secs_f64();
+    let mut json = serde_json::to_value(&report)?;
+    json["seconds"] = seconds.into();
+    println!("{json}");
     Ok(ExitCode::SUCCESS)
 }
 

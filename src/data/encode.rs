@@ -338,5 +338,44 @@ fn encode_words<W: std::io::Write + std::io::Seek>(input: &Input, params: &Param
     w.finish(&meta)
 }
 
+/// What `rnnlab encode` prints: a corpus as its trials will open it.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub description: String,
+    pub tokens: Tokens,
+    pub vocab: usize,
+    pub chars: u64,
+    /// Tokens of the train, validation and test splits.
+    pub splits: [usize; 3],
+    pub bytes_per_id: usize,
+    /// Whether the ids are mapped from the cache (else held in memory).
+    pub mapped: bool,
+    /// This process's peak resident memory (kB), from /proc/self/status.
+    pub peak_rss_kb: Option<u64>,
+}
+
+/// Opens the corpus of `spec` (encoding it into the cache if needed).
+pub fn report(spec: &Spec) -> Result<Report> {
+    let corpus = super::Corpus::load(spec)?;
+    let ids = corpus.train.ids_store();
+    Ok(Report {
+        description: corpus.description.clone(),
+        tokens: ids.meta.tokens,
+        vocab: corpus.vocab.len(),
+        chars: ids.meta.chars,
+        splits: [corpus.train.len(), corpus.val.len(), corpus.test.len()],
+        bytes_per_id: ids.width(),
+        mapped: ids.is_mapped(),
+        peak_rss_kb: peak_rss_kb(),
+    })
+}
+
+/// VmHWM of this process (Linux).
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests;

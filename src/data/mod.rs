@@ -120,6 +120,11 @@ impl Split {
         out
     }
 
+    /// The ids this split is a view of.
+    pub fn ids_store(&self) -> &Ids {
+        &self.ids
+    }
+
     /// Whether some positions are not scored.
     pub fn is_masked(&self) -> bool {
         self.scored.as_ref().is_some_and(|m| !m[self.start..self.start + self.len].iter().all(|&s| s))

@@ -55,8 +55,12 @@ pub fn open(path: &Path) -> Result<(Model, String)> {
             bail!("{} was fitted on reversed text; sampling it is not supported", trial.id);
         }
         let crate::spec::BaselineSpec::Ngram { unit, .. } = b;
-        if *unit != crate::spec::baseline::Unit::Char {
-            bail!("sampling supports character models; {} is a word n-gram", trial.id);
+        let words = trial.spec.data.tokens == crate::spec::Tokens::Words;
+        if (*unit == crate::spec::baseline::Unit::Word) != words {
+            bail!(
+                "sampling supports n-grams over the corpus's own tokens; {} is a word n-gram over characters",
+                trial.id
+            );
         }
         let corpus =
             Corpus::load(&trial.spec).with_context(|| format!("refitting the n-gram baseline {}", trial.id))?;

@@ -178,7 +178,16 @@ pub fn of(spec: &Spec) -> Result<&'static dyn TaskKind> {
 /// The task of a trial directory set, for summaries of old results: the
 /// first trained trial's, else the default task.
 pub fn of_trials<'t>(trials: impl IntoIterator<Item = &'t Trial>) -> &'static dyn TaskKind {
-    trials.into_iter().find(|t| t.baseline.is_none()).and_then(|t| get(&t.spec.task).ok()).unwrap_or(REGISTRY[0])
+    // A trained trial's task; a group of baselines only (one variant of the
+    // summary table) has its experiment's task too.
+    let mut first = None;
+    for t in trials {
+        if t.baseline.is_none() {
+            return get(&t.spec.task).unwrap_or(REGISTRY[0]);
+        }
+        first = first.or(Some(t));
+    }
+    first.and_then(|t| get(&t.spec.task).ok()).unwrap_or(REGISTRY[0])
 }
 
 /// Puts the default task into a spec that names none, and checks the name.
