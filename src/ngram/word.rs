@@ -185,11 +185,15 @@ mod tests {
         assert!(t.contains(&"привет"));
         // The streaming cutter gives the same tokens, flushed where told.
         let mut streamed = Vec::new();
+        let mut keep = |t: &str| -> Result<(), ()> {
+            streamed.push(t.to_string());
+            Ok(())
+        };
         let mut cut = Cutter::default();
         for c in text.chars() {
-            cut.push(c, &mut |t: &str| -> Result<(), ()> { Ok(streamed.push(t.to_string())) }).unwrap();
+            cut.push(c, &mut keep).unwrap();
         }
-        cut.flush(&mut |t: &str| -> Result<(), ()> { Ok(streamed.push(t.to_string())) }).unwrap();
+        cut.flush(&mut keep).unwrap();
         assert_eq!(streamed, t);
     }
 
