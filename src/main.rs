@@ -437,7 +437,7 @@ fn sample_with<M: generate::LanguageModel>(m: &M, p: &plan::SamplePlan) -> Resul
             let text = m.vocab().decode(&best.tokens);
             writeln!(out, "{}{text}", p.prime)?;
             eprintln!(
-                "beam {width}: ln P = {:.3} over {} characters, score {:.4}",
+                "beam {width}: ln P = {:.3} over {} tokens, score {:.4}",
                 best.log_prob,
                 best.tokens.len(),
                 best.score

@@ -74,7 +74,7 @@ pub struct SplitStats {
     /// Tokens that became `<unk>`.
     pub unknown: u64,
     /// −ln P of the spellings of those unknown words under the training
-    /// split's spelling model (`crate::ngram::word::Spelling`): what a
+    /// split's spelling model ([`super::words::Spelling`]): what a
     /// model of the whole text pays beyond P(`<unk>`).
     pub spell_nats: f64,
 }

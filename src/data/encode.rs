@@ -18,7 +18,7 @@ use xxhash_rust::xxh3::Xxh3Default;
 
 use super::cache::{self, Ids, Meta, SplitStats, Writer};
 use super::vocab::UNK;
-use crate::ngram::word::{Cutter, SpellingCounts};
+use super::words::{Cutter, SpellingCounts};
 use crate::spec::{Spec, SplitFractions, Tokens, DEFAULT_MIN_COUNT};
 
 /// The bytes of a text: a file (read in chunks), or bytes in memory.

@@ -10,6 +10,7 @@ pub mod examples;
 pub mod linux;
 pub mod synthetic;
 mod vocab;
+pub mod words;
 
 use std::sync::Arc;
 

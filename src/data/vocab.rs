@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::ngram::word;
+use super::words as word;
 use crate::spec::Tokens;
 
 /// The token every out-of-vocabulary word of a word vocabulary becomes.
