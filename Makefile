@@ -16,7 +16,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: all venv build run test test-slurm bench plot report notebooks lint fmt clean data
+.PHONY: all venv build run test test-slurm bench bench-corpus plot report notebooks lint fmt clean data
 
 all: build
 
@@ -64,6 +64,12 @@ data: build
 bench: build
 	$(PY) scripts/bench.py --bin $(BIN) --tasks char_lm,seq2seq
 	$(PY) scripts/bench_pack.py --bin $(BIN) $(if $(QUICK),--hiddens 32,128 --packs 1,4,8)
+
+# Corpus loading at scale (generated 10 MB, 100 MB, 1 GB texts in a temp
+# dir): first-encode MB/s, cached open, a trial's resident memory per
+# character; QUICK=1 for 10 MB only. OLD=path/to/other/rnnlab compares.
+bench-corpus: build
+	$(PY) scripts/bench_corpus.py --bin $(BIN) $(if $(QUICK),--quick) $(if $(OLD),--old $(OLD))
 
 plot: build
 	$(BIN) plot results/$(basename $(notdir $(SPEC)))

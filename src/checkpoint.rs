@@ -7,7 +7,7 @@
 //!   optimizer.safetensors  optimizer buffers (<param>.exp_avg, …) and `step`
 //!   hidden.safetensors     the hidden state carried into the next window (h, c)
 //!   state.json             step, window position, best validation, interval sums, seed
-//!   vocab.json             the characters, in id order (language model)
+//!   vocab.json             the tokens (characters or words), in id order (language model)
 //!   symbols.json           source and target tokens, in id order (example tasks)
 //!   model.json             the model section of the spec as trained (hidden solved from a
 //!                          param_budget), as JSON (for tools without YAML)
@@ -21,7 +21,7 @@
 //! two renames.
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
@@ -30,7 +30,7 @@ use crate::layout::{
     self, HIDDEN_FILE, MODEL_FILE, MODEL_SPEC_FILE, OPTIMIZER_FILE, STATE_FILE, SYMBOLS_FILE, TRIAL_FILE, VOCAB_FILE,
 };
 use crate::spec::sweep::Trial;
-use crate::spec::ModelSpec;
+use crate::spec::{ModelSpec, Tokens};
 use crate::train::{Position, Snapshot, Which};
 
 /// `symbols.json` of an example task's checkpoint: its vocabularies, in id
@@ -183,23 +183,15 @@ pub fn read_model(dir: &Path) -> Result<Vec<(String, Tensor)>> {
     Tensor::read_safetensors(&path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// `vocab.json`: a language model's characters, in id order (what [`read_vocab`] reads).
+/// `vocab.json`: a language model's tokens, in id order (what [`read_vocab`] reads).
 pub fn vocab_json(vocab: &Vocab) -> Result<String> {
-    let chars: Vec<String> = vocab.chars().iter().map(|c| c.to_string()).collect();
-    Ok(serde_json::to_string(&chars)?)
+    Ok(serde_json::to_string(vocab.tokens())?)
 }
 
-pub fn read_vocab(dir: &Path) -> Result<Vocab> {
-    let chars: Vec<String> = read_json(&dir.join(VOCAB_FILE))?;
-    let mut out = Vec::with_capacity(chars.len());
-    for s in chars {
-        let mut it = s.chars();
-        match (it.next(), it.next()) {
-            (Some(c), None) => out.push(c),
-            _ => bail!("{}: entry {s:?} is not one character", dir.join(VOCAB_FILE).display()),
-        }
-    }
-    Vocab::from_chars(out)
+/// The vocabulary of a checkpoint of a model over `tokens`.
+pub fn read_vocab(dir: &Path, tokens: Tokens) -> Result<Vocab> {
+    let path = dir.join(VOCAB_FILE);
+    Vocab::new(tokens, read_json(&path)?).with_context(|| format!("{}", path.display()))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

@@ -71,6 +71,13 @@ enum Cmd {
         #[arg(long)]
         force: bool,
     },
+    /// Encode a spec's text corpus into the corpus cache now (ahead of a sweep), and print its sizes as JSON
+    Encode {
+        spec: PathBuf,
+        /// Override a spec value: KEY=VALUE (VALUE is YAML), e.g. data.tokens=words
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
     /// Statistical comparison of the variants of an experiment directory: report.md and its plots
     Report(ReportArgs),
     /// Training throughput of one char-LSTM or LSTM seq2seq configuration, as one JSON line
@@ -303,6 +310,7 @@ fn main() -> ExitCode {
             })
         }
         Cmd::List { spec, overrides } => list(&spec, &overrides),
+        Cmd::Encode { spec, overrides } => encode(&spec, &overrides),
         Cmd::Plot { dir } | Cmd::Summary { dir } => summarise(&dir),
         Cmd::Sample(args) => sample_cmd(args),
         Cmd::Decode(args) => decode_cmd(args),
@@ -382,6 +390,18 @@ fn status(dir: &Path) -> Result<ExitCode> {
 
 fn watch(dir: &Path, interval: f64) -> Result<ExitCode> {
     rnnlab::status::watch(dir, interval)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn encode(path: &Path, overrides: &[String]) -> Result<ExitCode> {
+    let exp = plan::experiment(path, overrides)?;
+    let trial = exp.trials.first().context("the spec has no trials")?;
+    let clock = std::time::Instant::now();
+    let report = rnnlab::data::encode::report(&trial.spec)?;
+    let seconds = clock.elapsed().as_secs_f64();
+    let mut json = serde_json::to_value(&report)?;
+    json["seconds"] = seconds.into();
+    println!("{json}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -510,10 +530,10 @@ fn sample_with<M: generate::LanguageModel>(m: &M, p: &plan::SamplePlan) -> Resul
     match &p.generation {
         &Generation::Beam { width, length, stop, length_norm } => {
             let best = generate::beam_search(m, &p.prime_ids, width, length, stop, length_norm)?;
-            let text: String = best.tokens.iter().filter_map(|&t| m.vocab().char(t)).collect();
+            let text = m.vocab().decode(&best.tokens);
             writeln!(out, "{}{text}", p.prime)?;
             eprintln!(
-                "beam {width}: ln P = {:.3} over {} characters, score {:.4}",
+                "beam {width}: ln P = {:.3} over {} tokens, score {:.4}",
                 best.log_prob,
                 best.tokens.len(),
                 best.score

@@ -26,11 +26,15 @@ use crate::trial::{AbortAt, Member, Status};
 /// What must be equal for trials to train in one pack: the trial's spec
 /// without what each member keeps for itself (seed, optimizer and its
 /// settings, schedule, clipping, initial forget bias). `None` for a
-/// trial that cannot be packed: a baseline, or a model with dropout (whose
+/// trial that cannot be packed: a baseline, a task whose models do not
+/// pack ([`crate::tasks::TaskKind::packs`]: only `char_lm` today), or a model with dropout (whose
 /// masks come from the trial's own generator, reseeded every step, which
 /// one pass over several trials cannot reproduce).
 pub fn signature(trial: &Trial) -> Option<String> {
     if trial.baseline.is_some() || trial.spec.model.dropout > 0.0 {
+        return None;
+    }
+    if !crate::tasks::of(&trial.spec).is_ok_and(|t| t.packs()) {
         return None;
     }
     let Spec { task, data, model, train, device, .. } = &trial.spec;
@@ -240,7 +244,7 @@ mod tests {
 
     fn trials(grid: &str) -> Vec<Trial> {
         let src = format!(
-            "data:\n  source: {{kind: xml, chars: 1000}}\ntrain:\n  steps: 10\nsweep:\n  grid:\n{grid}  seeds: [1, 2, 3]\n"
+            "task: char_lm\ndata:\n  source: {{kind: xml, chars: 1000}}\ntrain:\n  steps: 10\nsweep:\n  grid:\n{grid}  seeds: [1, 2, 3]\n"
         );
         crate::spec::sweep::expand(&crate::spec::parse(&src, "t.yaml", "t").unwrap()).unwrap()
     }
@@ -265,5 +269,17 @@ mod tests {
         assert_eq!(sizes(&fused, PackSetting::Auto), vec![3, 1, 1, 1]);
         let dropout = trials("    model.cell: [lstm_vanilla]\n    model.dropout: [0.1]\n");
         assert_eq!(sizes(&dropout, PackSetting::Size(8)), vec![1, 1, 1]);
+    }
+
+    // Fails if: `signature` ignores `TaskKind::packs`: the classifier's
+    // three seeds form one pack of 3, which run-pack refuses (checked with
+    // the test inverted).
+    #[test]
+    fn tasks_whose_models_do_not_pack_train_alone() {
+        let src = "task: classify\ndata:\n  source: {kind: adding, examples: 200, min_length: 2, max_length: 6}\n\
+                   train:\n  steps: 10\nsweep:\n  seeds: [1, 2, 3]\n";
+        let classify = crate::spec::sweep::expand(&crate::spec::parse(src, "t.yaml", "t").unwrap()).unwrap();
+        assert_eq!(sizes(&classify, PackSetting::Size(4)), vec![1, 1, 1]);
+        assert_eq!(sizes(&classify, PackSetting::Auto), vec![1, 1, 1]);
     }
 }

@@ -158,7 +158,8 @@ fn a_seed_set_by_a_variant_or_a_draw_is_refused() {
 
 #[test]
 fn a_byte_order_mark_is_not_a_character_of_a_corpus() {
-    // Mutation: drop the strip_prefix('\u{feff}') in data::read_text: the
+    // Mutation: drop the strip_prefix('\u{feff}') in data::read_text (or in
+    // data::encode::for_each_piece, what a file corpus is read by): the
     // vocabulary gains U+FEFF.
     let tmp = tempfile::tempdir().unwrap();
     let corpus = tmp.path().join("c.txt");
@@ -170,6 +171,8 @@ fn a_byte_order_mark_is_not_a_character_of_a_corpus() {
     let text = rnnlab::data::read_text(&spec).unwrap();
     assert!(!text.text.contains('\u{feff}'));
     assert_eq!(rnnlab::data::Vocab::from_text(&text.text).len(), 3);
+    let corpus = rnnlab::data::Corpus::load(&spec).unwrap();
+    assert_eq!(corpus.vocab.len(), 3);
 }
 
 #[test]

@@ -4,16 +4,23 @@
 //! contiguous train/val/test id streams, and the stream batching used for
 //! truncated BPTT. Examples (labels, tags, pairs): [`examples`].
 pub mod builtin;
+pub mod cache;
+pub mod encode;
 pub mod examples;
 pub mod linux;
 pub mod synthetic;
+mod vocab;
+mod windows;
+pub mod words;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Result};
-use tch::Tensor;
 
-use crate::spec::{Source, Spec};
+pub use self::cache::{Ids, SplitStats};
+pub use self::vocab::{Vocab, UNK};
+pub use self::windows::{Streams, Window, Windows};
+use crate::spec::{Source, Spec, Tokens};
 
 /// Checks what a source needs beyond its own fields (a known built-in
 /// corpus); `(field, message)` of the problem.
@@ -27,91 +34,102 @@ pub fn check_source(source: &Source) -> Result<(), (String, String)> {
     }
 }
 
-/// Characters (Unicode scalar values) in code-point order; ids are positions.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Vocab {
-    chars: Vec<char>,
-    index: HashMap<char, i64>,
-}
-
-impl Vocab {
-    pub fn from_text(text: &str) -> Vocab {
-        let mut chars: Vec<char> = text.chars().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-        chars.shrink_to_fit();
-        let index = chars.iter().enumerate().map(|(i, &c)| (c, i as i64)).collect();
-        Vocab { chars, index }
-    }
-
-    /// A vocabulary from its characters in id order (as a checkpoint stores them).
-    pub fn from_chars(chars: Vec<char>) -> Result<Vocab> {
-        let index: HashMap<char, i64> = chars.iter().enumerate().map(|(i, &c)| (c, i as i64)).collect();
-        if index.len() != chars.len() {
-            bail!("the vocabulary lists a character twice");
-        }
-        Ok(Vocab { chars, index })
-    }
-
-    pub fn len(&self) -> usize {
-        self.chars.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.chars.is_empty()
-    }
-
-    pub fn id(&self, c: char) -> Option<i64> {
-        self.index.get(&c).copied()
-    }
-
-    pub fn char(&self, id: i64) -> Option<char> {
-        usize::try_from(id).ok().and_then(|i| self.chars.get(i).copied())
-    }
-
-    pub fn chars(&self) -> &[char] {
-        &self.chars
-    }
-
-    /// Encodes text, or names the first character outside the vocabulary.
-    pub fn encode(&self, text: &str) -> Result<Vec<i64>> {
-        text.chars()
-            .map(|c| self.id(c).ok_or_else(|| anyhow!("character {c:?} (U+{:04X}) is not in the vocabulary", c as u32)))
-            .collect()
-    }
-}
-
-/// A character corpus split contiguously into train, validation and test.
+/// A text corpus split contiguously into train, validation and test.
 #[derive(Debug)]
 pub struct Corpus {
     pub vocab: Vocab,
     pub train: Split,
     pub val: Split,
     pub test: Split,
-    /// Human-readable origin, e.g. `file data/x.txt (12,345 chars)`.
+    /// Human-readable origin, e.g. `file data/x.txt: 12345 chars, vocabulary 80`.
     pub description: String,
 }
 
-/// One contiguous part of the corpus: the characters read, and the target
-/// ids to predict (`IGNORE` where a position does not count, e.g. the
-/// random operands of an arithmetic line).
-#[derive(Debug, Clone, PartialEq)]
+/// One contiguous part of a corpus: a view of its ids (mapped from the
+/// cache, never copied whole), read forwards or, with
+/// `model.reverse_input`, backwards, and which positions are scored as
+/// targets (`IGNORE` where one does not count, e.g. the random operands of
+/// an arithmetic line).
+#[derive(Debug, Clone)]
 pub struct Split {
-    pub ids: Vec<i64>,
-    pub targets: Vec<i64>,
+    ids: Arc<Ids>,
+    start: usize,
+    len: usize,
+    reversed: bool,
+    /// Per position of the whole text; `None` scores every token.
+    scored: Option<Arc<Vec<bool>>>,
+    /// Characters, words and unknown words of a word-tokenized split.
+    pub stats: Option<SplitStats>,
 }
 
 impl Split {
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len == 0
     }
 
-    /// The first `n` characters.
+    /// The first `n` tokens (the whole split if it has no more); its
+    /// [`SplitStats`] are estimated pro rata.
     pub fn head(&self, n: usize) -> Split {
-        let n = n.min(self.len());
-        Split { ids: self.ids[..n].to_vec(), targets: self.targets[..n].to_vec() }
+        if n >= self.len {
+            return self.clone();
+        }
+        let start = if self.reversed { self.start + self.len - n } else { self.start };
+        Split { start, len: n, stats: self.stats.map(|s| s.prorated(n)), ..self.clone() }
+    }
+
+    /// Appends the ids of positions `from..from + n` to `out`.
+    pub fn read(&self, from: usize, n: usize, out: &mut Vec<i64>) {
+        assert!(from + n <= self.len, "reading past the end of a split");
+        if self.reversed {
+            let end = self.start + self.len - from;
+            out.extend((end - n..end).rev().map(|i| self.ids.get(i)));
+        } else {
+            self.ids.extend(self.start + from, n, out);
+        }
+    }
+
+    /// Appends the targets of positions `from..from + n` to `out`: the ids,
+    /// `IGNORE` where a position is not scored.
+    pub fn read_targets(&self, from: usize, n: usize, out: &mut Vec<i64>) {
+        let at = out.len();
+        self.read(from, n, out);
+        if let Some(scored) = &self.scored {
+            for (k, id) in out[at..].iter_mut().enumerate() {
+                let i = from + k;
+                let pos = if self.reversed { self.start + self.len - 1 - i } else { self.start + i };
+                if !scored[pos] {
+                    *id = crate::model::IGNORE;
+                }
+            }
+        }
+    }
+
+    /// Every id, in reading order.
+    pub fn ids(&self) -> Vec<i64> {
+        let mut out = Vec::with_capacity(self.len);
+        self.read(0, self.len, &mut out);
+        out
+    }
+
+    /// Every target, in reading order.
+    pub fn targets(&self) -> Vec<i64> {
+        let mut out = Vec::with_capacity(self.len);
+        self.read_targets(0, self.len, &mut out);
+        out
+    }
+
+    /// The ids this split is a view of.
+    pub fn ids_store(&self) -> &Ids {
+        &self.ids
+    }
+
+    /// Whether some positions are not scored.
+    pub fn is_masked(&self) -> bool {
+        self.scored.as_ref().is_some_and(|m| !m[self.start..self.start + self.len].iter().all(|&s| s))
     }
 }
 
@@ -187,6 +205,15 @@ pub fn read_regular(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     std::fs::read(path)
 }
 
+/// A data file opened for reading, refused unless it is a regular file (see [`read_regular`]).
+pub fn open_regular(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    std::fs::File::open(path)
+}
+
 pub fn describe_source(source: &Source) -> String {
     match source {
         Source::Builtin { name } => format!("built-in {name}"),
@@ -199,41 +226,85 @@ pub fn describe_source(source: &Source) -> String {
 }
 
 impl Corpus {
-    /// Loads and splits the spec's text. The vocabulary covers the whole
-    /// text (as char-rnn does), so validation and test have no unknown
-    /// characters. With `reverse_input`, each split is reversed after
-    /// splitting, so reversed and forward models see the same characters.
+    /// Opens the spec's text as ids: a file or built-in corpus through
+    /// the cache (encoded on first use, mapped after), a generated one
+    /// encoded in memory. With `reverse_input` each split is read
+    /// backwards after splitting, so reversed and forward models see the
+    /// same tokens.
     pub fn load(spec: &Spec) -> Result<Corpus> {
-        let text = read_text(spec)?;
-        Corpus::from_text(&text, spec, describe_source(&spec.data.source))
+        let params = encode::Params::of(spec);
+        let origin = describe_source(&spec.data.source);
+        let (ids, scored) = match &spec.data.source {
+            Source::File { path } => (encode::load(&encode::Input::File(path.clone()), &params)?, None),
+            Source::Builtin { name } => {
+                (encode::load(&encode::Input::Bytes(builtin::load(name)?.into_bytes()), &params)?, None)
+            }
+            _ => {
+                let text = read_text(spec)?;
+                let ids = encode::encode_in_memory(&encode::Input::Bytes(text.text.into_bytes()), &params)?;
+                (ids, text.scored)
+            }
+        };
+        Corpus::from_ids(ids, scored, spec, origin)
     }
 
+    /// A corpus of a text in memory (tests, small generated texts).
     pub fn from_text(text: &Text, spec: &Spec, origin: String) -> Result<Corpus> {
-        let vocab = Vocab::from_text(&text.text);
-        let ids = vocab.encode(&text.text)?;
-        let targets: Vec<i64> = match &text.scored {
-            Some(mask) => {
-                ids.iter().zip(mask).map(|(&id, &keep)| if keep { id } else { crate::model::IGNORE }).collect()
-            }
-            None => ids.clone(),
-        };
+        let params = encode::Params::of(spec);
+        let ids = encode::encode_in_memory(&encode::Input::Bytes(text.text.clone().into_bytes()), &params)?;
+        Corpus::from_ids(ids, text.scored.clone(), spec, origin)
+    }
+
+    fn from_ids(ids: Ids, scored: Option<Vec<bool>>, spec: &Spec, origin: String) -> Result<Corpus> {
+        let meta = &ids.meta;
+        if meta.chars == 0 {
+            bail!("data.source: the text is empty ({})", describe_source(&spec.data.source));
+        }
+        let vocab = Vocab::new(meta.tokens, meta.vocab.clone())?;
         let n = ids.len();
+        let unit = if meta.tokens == Tokens::Chars { "characters" } else { "tokens" };
+        let (ends, stats) = match meta.tokens {
+            Tokens::Chars => (encode::split_points(n, spec.data.split), None),
+            Tokens::Words => {
+                let [a, b, _] = <[SplitStats; 3]>::try_from(meta.splits.clone())
+                    .map_err(|_| anyhow!("the word corpus has no split sizes"))?;
+                ((a.tokens as usize, (a.tokens + b.tokens) as usize), Some(meta.splits.clone()))
+            }
+        };
+        let description = match meta.tokens {
+            Tokens::Chars => format!("{origin}: {n} chars, vocabulary {}", vocab.len()),
+            Tokens::Words => {
+                let train = meta.splits[0];
+                format!(
+                    "{origin}: {} chars, {n} word tokens, vocabulary {} ({:.2}% of training tokens <unk>)",
+                    meta.chars,
+                    vocab.len(),
+                    100.0 * train.unknown as f64 / train.tokens.max(1) as f64
+                )
+            }
+        };
         let s = spec.data.split;
-        let n_train = (n as f64 * s.train).floor() as usize;
-        // Without a test split (`data.split.test: 0`) validation takes the rest.
-        let n_val = if s.test == 0.0 { n - n_train } else { ((n as f64 * s.val).floor() as usize).min(n - n_train) };
-        let part = |from: usize, to: usize| Split { ids: ids[from..to].to_vec(), targets: targets[from..to].to_vec() };
-        let (mut train, mut val, mut test) =
-            (part(0, n_train), part(n_train, n_train + n_val), part(n_train + n_val, n));
+        let ids = Arc::new(ids);
+        let scored = scored.map(Arc::new);
+        let reversed = spec.model.reverse_input;
+        let part = |i: usize, from: usize, to: usize| Split {
+            ids: Arc::clone(&ids),
+            start: from,
+            len: to - from,
+            reversed,
+            scored: scored.clone(),
+            stats: stats.as_ref().map(|s| s[i]),
+        };
+        let (train, val, test) = (part(0, 0, ends.0), part(1, ends.0, ends.1), part(2, ends.1, n));
         // Each split is read as `batch` parallel streams; a stream needs two
-        // characters (one read, one predicted), or nothing is scored: train
+        // tokens (one read, one predicted), or nothing is scored: train
         // would make no window and validation would report a loss of 0.
         let batch = spec.train.batch_size;
         let need = batch.saturating_mul(2);
         if train.len() < need {
             bail!(
-                "data: the train split has {} characters, too few for train.batch_size {batch} \
-                 (need at least {need}: {batch} streams of at least 2 characters); use more text or a smaller batch",
+                "data: the train split has {} {unit}, too few for train.batch_size {batch} \
+                 (need at least {need}: {batch} streams of at least 2 {unit}); use more text or a smaller batch",
                 train.len(),
             );
         }
@@ -242,87 +313,13 @@ impl Corpus {
             if read < need && !(name == "test" && s.test == 0.0) {
                 let field = if name == "val" && val_read < val.len() { "train.eval_chars" } else { "data.split" };
                 bail!(
-                    "{field}: the {name} split reads {read} characters, too few for train.batch_size {batch} \
-                     (need at least {need}: {batch} streams of at least 2 characters); it would report a loss of 0; \
+                    "{field}: the {name} split reads {read} {unit}, too few for train.batch_size {batch} \
+                     (need at least {need}: {batch} streams of at least 2 {unit}); it would report a loss of 0; \
                      use more text, a larger data.split.{name} or a smaller batch"
                 );
             }
         }
-        if spec.model.reverse_input {
-            for part in [&mut train, &mut val, &mut test] {
-                part.ids.reverse();
-                part.targets.reverse();
-            }
-        }
-        let description = format!("{origin}: {n} chars, vocabulary {}", vocab.len());
         Ok(Corpus { vocab, train, val, test, description })
-    }
-}
-
-/// Lays a token stream out as `batch` contiguous rows of equal length
-/// (`[batch, len]`, int64), dropping the remainder, as char-rnn does: row b
-/// continues where row b's previous window ended, so hidden state can be
-/// carried across windows.
-pub fn streams(ids: &[i64], batch: usize) -> Tensor {
-    let batch = batch.clamp(1, ids.len().max(1));
-    let len = ids.len() / batch;
-    Tensor::from_slice(&ids[..batch * len]).view([batch as i64, len as i64])
-}
-
-/// Iterates over `[batch, ≤bptt]` input/target windows of a split laid out
-/// as streams, wrapping around at the end of an epoch.
-#[derive(Debug)]
-pub struct Windows {
-    data: Tensor,
-    targets: Tensor,
-    bptt: i64,
-    pos: i64,
-    pub epoch: usize,
-}
-
-/// One training window: inputs, next-character targets, and whether it
-/// starts a new pass over the data (so carried state must be reset).
-pub struct Window {
-    pub input: Tensor,
-    pub target: Tensor,
-    pub starts_epoch: bool,
-}
-
-impl Windows {
-    /// `data` and `targets` are `[batch, len]` stream matrices (see [`streams`]).
-    pub fn new(data: Tensor, targets: Tensor, bptt: usize) -> Windows {
-        Windows { data, targets, bptt: bptt as i64, pos: 0, epoch: 0 }
-    }
-
-    /// Number of windows in one pass over the data.
-    pub fn per_epoch(&self) -> usize {
-        let usable = self.data.size()[1] - 1;
-        ((usable + self.bptt - 1) / self.bptt) as usize
-    }
-
-    /// Offset of the next window and the number of completed passes.
-    pub fn position(&self) -> (i64, usize) {
-        (self.pos, self.epoch)
-    }
-
-    /// Continues from a [`Windows::position`] (of the same streams and bptt).
-    pub fn seek(&mut self, offset: i64, epoch: usize) {
-        self.pos = offset.clamp(0, (self.data.size()[1] - 1).max(0));
-        self.epoch = epoch;
-    }
-
-    pub fn next_window(&mut self) -> Window {
-        let usable = self.data.size()[1] - 1;
-        let starts_epoch = self.pos == 0;
-        let len = self.bptt.min(usable - self.pos);
-        let input = self.data.narrow(1, self.pos, len);
-        let target = self.targets.narrow(1, self.pos + 1, len);
-        self.pos += len;
-        if self.pos >= usable {
-            self.pos = 0;
-            self.epoch += 1;
-        }
-        Window { input, target, starts_epoch }
     }
 }
 
@@ -341,28 +338,21 @@ mod tests {
     }
 
     #[test]
-    fn vocab_uses_unicode_scalars() {
-        let v = Vocab::from_text("привет, мир");
-        assert_eq!(v.len(), 9); // п р и в е т , space м (и repeats)
-        let ids = v.encode("мир").unwrap();
-        let back: String = ids.iter().map(|&i| v.char(i).unwrap()).collect();
-        assert_eq!(back, "мир");
-        let err = v.encode("z").unwrap_err().to_string();
-        assert!(err.contains("'z'") && err.contains("U+007A"), "{err}");
-    }
-
-    #[test]
     fn splits_are_contiguous_and_reversible() {
         let text = plain("abcdefghijklmnop");
         let c = Corpus::from_text(&text, &spec(""), "t".into()).unwrap();
-        let decode = |ids: &[i64]| ids.iter().map(|&i| c.vocab.char(i).unwrap()).collect::<String>();
-        assert_eq!(decode(&c.train.ids), "abcdefgh");
-        assert_eq!(decode(&c.val.ids), "ijkl");
-        assert_eq!(decode(&c.test.ids), "mnop");
-        assert_eq!(c.train.ids, c.train.targets);
+        let decode = |s: &Split| c.vocab.decode(&s.ids());
+        assert_eq!(decode(&c.train), "abcdefgh");
+        assert_eq!(decode(&c.val), "ijkl");
+        assert_eq!(decode(&c.test), "mnop");
+        assert_eq!(c.train.ids(), c.train.targets());
         let r = Corpus::from_text(&text, &spec("model:\n  reverse_input: true\n"), "t".into()).unwrap();
-        assert_eq!(decode(&r.train.ids), "hgfedcba");
-        assert_eq!(decode(&r.test.ids), "ponm");
+        assert_eq!(decode(&r.train), "hgfedcba");
+        assert_eq!(decode(&r.test), "ponm");
+        assert_eq!(decode(&r.train.head(3)), "hgf");
+        let mut part = Vec::new();
+        r.train.read(2, 3, &mut part);
+        assert_eq!(c.vocab.decode(&part), "fed");
     }
 
     #[test]
@@ -372,7 +362,13 @@ mod tests {
         let masked = Text { scored: Some(scored), ..text };
         let c = Corpus::from_text(&masked, &spec(""), "t".into()).unwrap();
         let ignore = crate::model::IGNORE;
-        assert_eq!(&c.train.targets[..6], &[ignore, ignore, ignore, c.train.ids[3], c.train.ids[4], c.train.ids[5]]);
+        let (ids, targets) = (c.train.ids(), c.train.targets());
+        assert_eq!(&targets[..6], &[ignore, ignore, ignore, ids[3], ids[4], ids[5]]);
+        assert!(c.train.is_masked());
+        let r = Corpus::from_text(&masked, &spec("model:\n  reverse_input: true\n"), "t".into()).unwrap();
+        let mut back = r.train.targets();
+        back.reverse();
+        assert_eq!(back, targets);
     }
 
     #[test]
@@ -383,9 +379,15 @@ mod tests {
 
     #[test]
     fn windows_cover_the_stream_and_carry_over() {
-        let data = streams(&(0..21).collect::<Vec<i64>>(), 2); // rows 0..10 and 10..20
-        assert_eq!(data.size(), vec![2, 10]);
-        let mut w = Windows::new(data.shallow_clone(), data, 4);
+        // 21 distinct characters: ids 0..21 in order; rows 0..10 and 10..20.
+        let text: String = ('a'..='u').collect();
+        let ids =
+            encode::encode_in_memory(&encode::Input::Bytes(text.into_bytes()), &encode::Params::of(&spec(""))).unwrap();
+        let ids = Arc::new(ids);
+        let split = Split { ids, start: 0, len: 21, reversed: false, scored: None, stats: None };
+        let streams = Streams::new(&split, 2);
+        assert_eq!((streams.rows(), streams.columns()), (2, 10));
+        let mut w = Windows::new(streams, 4, tch::Device::Cpu);
         assert_eq!(w.per_epoch(), 3); // 9 usable steps: 4 + 4 + 1
         let first = w.next_window();
         assert!(first.starts_epoch);

@@ -55,8 +55,12 @@ pub fn open(path: &Path) -> Result<(Model, String)> {
             bail!("{} was fitted on reversed text; sampling it is not supported", trial.id);
         }
         let crate::spec::BaselineSpec::Ngram { unit, .. } = b;
-        if *unit != crate::spec::baseline::Unit::Char {
-            bail!("sampling supports character models; {} is a word n-gram", trial.id);
+        let words = trial.spec.data.tokens == crate::spec::Tokens::Words;
+        if (*unit == crate::spec::baseline::Unit::Word) != words {
+            bail!(
+                "sampling supports n-grams over the corpus's own tokens; {} is a word n-gram over characters",
+                trial.id
+            );
         }
         let corpus =
             Corpus::load(&trial.spec).with_context(|| format!("refitting the n-gram baseline {}", trial.id))?;
@@ -84,7 +88,8 @@ pub fn sample_text(path: &Path, prime: &str, length: usize, temperature: f64, se
     Ok(format!("{prime}{text}"))
 }
 
-/// Encodes a priming text, naming any character the model has never seen.
+/// Encodes a priming text, naming any character the model has never seen
+/// (a word model reads an unknown word as `<unk>`).
 pub fn encode_prime(vocab: &Vocab, prime: &str) -> Result<Vec<i64>> {
     vocab.encode(prime).with_context(|| {
         format!("--prime: the model's vocabulary ({} characters) cannot read the priming text", vocab.len())
@@ -134,11 +139,13 @@ pub fn sample<M: LanguageModel>(
     for _ in 0..opts.length {
         let logp = model.log_probs(&state)?;
         let token = if opts.greedy { argmax(&logp) } else { draw(&logp, opts.temperature, opts.top_k, &mut rng) };
-        let c =
-            vocab.char(token).with_context(|| format!("the model produced token {token} outside its vocabulary"))?;
-        emit(c)?;
-        out.push(c);
-        if opts.stop == Some(c) {
+        let text =
+            vocab.token(token).with_context(|| format!("the model produced token {token} outside its vocabulary"))?;
+        for c in text.chars() {
+            emit(c)?;
+            out.push(c);
+        }
+        if opts.stop.is_some_and(|c| vocab.id(c) == Some(token)) {
             break;
         }
         state = model.advance(&state, token)?;

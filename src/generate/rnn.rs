@@ -44,7 +44,7 @@ impl RnnLm {
         if trial.spec.model.reverse_input {
             bail!("{} reads text right to left (model.reverse_input); sampling it is not supported", dir.display());
         }
-        let vocab = checkpoint::read_vocab(dir)?;
+        let vocab = checkpoint::read_vocab(dir, trial.spec.data.tokens)?;
         let vs = nn::VarStore::new(Device::Cpu);
         // The model as trained (hidden solved from a parameter budget), as `decode` reads it.
         let spec = checkpoint::read_model_spec(dir)?;

@@ -18,7 +18,7 @@ pub fn smoothing(b: &BaselineSpec) -> Smoothing {
 /// Fits a character n-gram on the corpus's training split.
 pub fn fit_char(b: &BaselineSpec, corpus: &Corpus) -> Result<Ngram> {
     let BaselineSpec::Ngram { order, .. } = b;
-    Ngram::fit(&as_u32(&corpus.train.ids), corpus.vocab.len(), *order, smoothing(b))
+    Ngram::fit(&as_u32(&corpus.train.ids()), corpus.vocab.len(), *order, smoothing(b))
 }
 
 fn as_u32(ids: &[i64]) -> Vec<u32> {
@@ -29,12 +29,13 @@ fn as_u32(ids: &[i64]) -> Vec<u32> {
 /// (as the recurrent models score it: tasks such as arithmetic score only
 /// their answers), each given the tokens before it, and argmax accuracy.
 pub fn evaluate(model: &Ngram, split: &Split) -> Score {
-    let ids = as_u32(&split.ids);
+    let ids = as_u32(&split.ids());
+    let targets = split.targets();
     let mut nats = 0.0;
     let mut correct = 0usize;
     let mut scored = 0usize;
     for (i, &token) in ids.iter().enumerate() {
-        if split.targets[i] == crate::model::IGNORE {
+        if targets[i] == crate::model::IGNORE {
             continue;
         }
         scored += 1;

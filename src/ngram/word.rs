@@ -14,41 +14,13 @@ use anyhow::Result;
 
 use super::{Ngram, Smoothing};
 
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
-/// Words and single non-word characters, in order; they concatenate to `text`.
-pub fn tokenize(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in text.char_indices() {
-        match (is_word_char(c), start) {
-            (true, None) => start = Some(i),
-            (true, Some(_)) => {}
-            (false, s) => {
-                if let Some(s) = s {
-                    out.push(&text[s..i]);
-                }
-                start = None;
-                out.push(&text[i..i + c.len_utf8()]);
-            }
-        }
-    }
-    if let Some(s) = start {
-        out.push(&text[s..]);
-    }
-    out
-}
+pub use crate::data::words::{is_word_char, tokenize, Spelling, SpellingCounts};
 
 pub struct WordNgram {
     index: HashMap<String, u32>,
     unk: u32,
     ngram: Ngram,
-    /// ln P(c) of word characters, and ln P(end of word).
-    spell: HashMap<char, f64>,
-    spell_unseen: f64,
-    spell_end: f64,
+    spelling: Spelling,
 }
 
 impl WordNgram {
@@ -68,28 +40,11 @@ impl WordNgram {
         let unk = index.len() as u32;
         let ids: Vec<u32> = tokens.iter().map(|t| index.get(*t).copied().unwrap_or(unk)).collect();
         let ngram = Ngram::fit(&ids, index.len() + 1, order, smoothing)?;
-        // Spelling model: add-one character unigram over word characters plus an end symbol.
-        let mut chars: HashMap<char, usize> = HashMap::new();
-        let mut words = 0usize;
-        for t in tokens.iter().filter(|t| t.chars().any(is_word_char)) {
-            words += 1;
-            for c in t.chars() {
-                *chars.entry(c).or_default() += 1;
-            }
+        let mut counts = SpellingCounts::default();
+        for t in &tokens {
+            counts.add(t);
         }
-        let alphabet: std::collections::BTreeSet<char> = train.chars().collect();
-        let total = chars.values().sum::<usize>() + words;
-        // One extra pseudo-symbol covers characters absent from the training split.
-        let denom = (total + alphabet.len() + 2) as f64;
-        let spell = chars.iter().map(|(&c, &n)| (c, ((n + 1) as f64 / denom).ln())).collect();
-        Ok(WordNgram {
-            index,
-            unk,
-            ngram,
-            spell,
-            spell_unseen: (1.0 / denom).ln(),
-            spell_end: ((words + 1) as f64 / denom).ln(),
-        })
+        Ok(WordNgram { index, unk, ngram, spelling: counts.fit() })
     }
 
     /// Distinct n-grams stored.
@@ -106,31 +61,18 @@ impl WordNgram {
             let id = self.index.get(*t).copied().unwrap_or(self.unk);
             nats -= self.ngram.prob(&history, id).ln();
             if id == self.unk {
-                nats -= self.spelling_log_prob(t);
+                nats -= self.spelling.log_prob(t);
             }
             history.push(id);
         }
         let chars = text.chars().count().max(1);
         super::Score { loss: nats / chars as f64, accuracy: f64::NAN, scored: chars }
     }
-
-    fn spelling_log_prob(&self, word: &str) -> f64 {
-        word.chars().map(|c| self.spell.get(&c).copied().unwrap_or(self.spell_unseen)).sum::<f64>() + self.spell_end
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_spell_the_text() {
-        let text = "int x_1 = f(y);\n  // привет, мир";
-        let t = tokenize(text);
-        assert_eq!(t.concat(), text);
-        assert_eq!(&t[..4], &["int", " ", "x_1", " "]);
-        assert!(t.contains(&"привет"));
-    }
 
     #[test]
     fn unknown_words_are_spelled_and_cost_more() {

@@ -268,7 +268,8 @@ pub fn submit_command(p: &crate::plan::SubmitPlan, device: Option<String>, dry_r
     let exp = &p.experiment;
     if !dry_run {
         runner::init_experiment_dir(&p.dir, &exp.loaded)?;
-        let opts = runner::SweepOptions { device: tch::Device::Cpu, jobs: Some(1), pack: Default::default(), rerun: false };
+        let opts =
+            runner::SweepOptions { device: tch::Device::Cpu, jobs: Some(1), pack: Default::default(), rerun: false };
         runner::run_baselines(&opts, &p.dir, &exp.baselines);
     }
     let done = submit(exp.name(), &p.dir, &exp.trials, &SubmitOptions { executor: &p.executor, device, dry_run })?;

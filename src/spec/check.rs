@@ -4,7 +4,7 @@
 //! (`crate::tasks::TaskKind::check`), and the validation stage runs both.
 use std::path::Path;
 
-use super::{Cell, InputEncoding, Lengths, LrSchedule, OptimizerKind, Shape, Source, Spec, Strings};
+use super::{Cell, InputEncoding, Lengths, LrSchedule, OptimizerKind, Shape, Source, Spec, Strings, Tokens};
 
 /// The cells whose input size must equal hidden, for messages: "mut1 and mut2".
 pub(crate) fn input_is_hidden_cells() -> String {
@@ -174,6 +174,25 @@ impl Spec {
         }
         if !text && self.data.max_chars.is_some() {
             return err("data.max_chars", "applies to text corpora; cut an example task with data.max_examples".into());
+        }
+        if !text && self.data.tokens != Tokens::Chars {
+            return err("data.tokens", "applies to text corpora; an example source sets its own source.tokens".into());
+        }
+        let words = self.data.tokens == Tokens::Words;
+        if !words && (self.data.min_count.is_some() || self.data.max_vocab.is_some()) {
+            let field = if self.data.min_count.is_some() { "data.min_count" } else { "data.max_vocab" };
+            return err(field, "applies to a word vocabulary (data.tokens: words)".into());
+        }
+        if self.data.min_count == Some(0) {
+            return err("data.min_count", "must be at least 1".into());
+        }
+        if let Some(n) = self.data.max_vocab {
+            if !(2..=u32::MAX as usize).contains(&n) {
+                return err(
+                    "data.max_vocab",
+                    format!("must be between 2 (<unk> and one word) and {} (ids are 32-bit), got {n}", u32::MAX),
+                );
+            }
         }
         self.check_examples()?;
         match &self.data.source {

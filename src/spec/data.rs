@@ -17,7 +17,27 @@ pub struct DataSpec {
     /// shuffle, before splitting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_examples: Option<usize>,
+    /// Language models: what a token of the text is (characters, or words
+    /// with `token_lm`). Left out of the serialised spec at its default, so
+    /// the ids of specs written before it existed do not change.
+    #[serde(default, skip_serializing_if = "is_chars")]
+    pub tokens: Tokens,
+    /// `tokens: words`: words seen fewer times than this in the training
+    /// split become `<unk>` (default 2: words seen once are unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_count: Option<usize>,
+    /// `tokens: words`: keep at most this many tokens, `<unk>` included
+    /// (the most frequent in the training split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_vocab: Option<usize>,
 }
+
+fn is_chars(t: &Tokens) -> bool {
+    *t == Tokens::Chars
+}
+
+/// Words seen fewer times in the training split become `<unk>`.
+pub const DEFAULT_MIN_COUNT: usize = 2;
 
 /// What a source's data looks like; a task reads data of one shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -24,7 +24,9 @@ pub use crate::device::DeviceSpec;
 /// `model.cell` names an entry of the cell registry ([`crate::model::cells`]).
 pub use crate::model::{Cell, InputEncoding};
 pub use baseline::BaselineSpec;
-pub use data::{ConlluColumn, DataSpec, Lengths, Shape, Source, SplitFractions, Strings, Tokens, DEFAULT_BUILTIN};
+pub use data::{
+    ConlluColumn, DataSpec, Lengths, Shape, Source, SplitFractions, Strings, Tokens, DEFAULT_BUILTIN, DEFAULT_MIN_COUNT,
+};
 pub use executor::ExecutorSpec;
 
 /// A whole experiment file (or, with an empty `sweep`, one resolved trial).

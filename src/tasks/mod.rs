@@ -5,7 +5,8 @@
 //! [`REGISTRY`]. The trainer, runner, summaries, plots and reports ask the
 //! task; none of them names one.
 //!
-//! - [`char_lm`]: character language model, truncated BPTT over a text;
+//! - [`char_lm`]: character language model, truncated BPTT over a text
+//!   (and `token_lm`, the same over word tokens: [`char_lm::token`]);
 //! - [`classify`]: sequence classification (many-to-one);
 //! - [`tag`]: tagging (many-to-many, aligned);
 //! - [`seq2seq`]: encoder–decoder (many-to-many, unaligned);
@@ -36,6 +37,7 @@ use crate::train::Objective;
 /// Every task, by name; the first is the default of a spec without `task:`.
 pub static REGISTRY: &[&dyn TaskKind] = &[
     &char_lm::CharLm,
+    &char_lm::token::TokenLm,
     &classify::Classify,
     &tag::Tag,
     &seq2seq::Seq2seqTask,
@@ -90,6 +92,12 @@ pub trait TaskKind: Sync {
     /// `val_<name>`).
     fn default_metric(&self) -> &'static str {
         self.metrics().iter().find(|m| m.default).map_or("loss", |m| m.name)
+    }
+    /// Whether its trials can train as packs (`sweep.pack`): its data's
+    /// [`TaskData::packed_model`] and objective support it. Trials of
+    /// other tasks always train alone, whatever `sweep.pack` says.
+    fn packs(&self) -> bool {
+        false
     }
     /// Checks of a spec of this task beyond the ones every spec gets:
     /// `(field, message)` of the first problem.
@@ -181,7 +189,16 @@ pub fn of(spec: &Spec) -> Result<&'static dyn TaskKind> {
 /// The task of a trial directory set, for summaries of old results: the
 /// first trained trial's, else the default task.
 pub fn of_trials<'t>(trials: impl IntoIterator<Item = &'t Trial>) -> &'static dyn TaskKind {
-    trials.into_iter().find(|t| t.baseline.is_none()).and_then(|t| get(&t.spec.task).ok()).unwrap_or(REGISTRY[0])
+    // A trained trial's task; a group of baselines only (one variant of the
+    // summary table) has its experiment's task too.
+    let mut first = None;
+    for t in trials {
+        if t.baseline.is_none() {
+            return get(&t.spec.task).unwrap_or(REGISTRY[0]);
+        }
+        first = first.or(Some(t));
+    }
+    first.and_then(|t| get(&t.spec.task).ok()).unwrap_or(REGISTRY[0])
 }
 
 /// Puts the default task into a spec that names none, and checks the name.
@@ -288,7 +305,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), REGISTRY.len());
-        assert!(get("transformer").unwrap_err().contains("known: char_lm, classify, tag, seq2seq"));
+        assert!(get("transformer").unwrap_err().contains("known: char_lm, token_lm, classify, tag, seq2seq"));
     }
 
     #[test]

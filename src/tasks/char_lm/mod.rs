@@ -2,8 +2,10 @@
 //! (many-to-many), trained by truncated BPTT ([`objective`]). Its metrics
 //! are per character: the loss in nats, bits per character (the default),
 //! perplexity and next-character accuracy. The n-gram baselines
-//! (`crate::ngram`) are scored with the same metrics.
+//! (`crate::ngram`) are scored with the same metrics. [`token`] is the
+//! same model over word tokens (`token_lm`).
 mod objective;
+pub mod token;
 
 use std::fmt::Write as _;
 
@@ -11,7 +13,7 @@ use anyhow::Result;
 use tch::nn;
 
 use super::{BestTrial, PlotSpec, TaskData, TaskInfo, TaskKind};
-use crate::data::Corpus;
+use crate::data::{Corpus, Split};
 use crate::metrics::{bits, Direction, Metric};
 use crate::model::pack::PackedCharRnn;
 use crate::spec::{ModelSpec, Shape, Spec};
@@ -54,25 +56,39 @@ pub fn eval(loss: f64, accuracy: f64, scored: usize) -> Eval {
     Eval { loss, scored, metrics: crate::metrics::complete(METRICS, loss, &[("accuracy", accuracy)]) }
 }
 
-/// A text corpus, ready for a language model.
-struct Text(Corpus);
+/// The metrics of `defs` of a model scored on `split` with a mean `loss`
+/// per token: those of the loss, the accuracy, and, for a word-tokenized
+/// split, the metrics of the whole text ([`token::text_metrics`]).
+pub fn eval_on(defs: &[Metric], split: &Split, loss: f64, accuracy: f64, scored: usize) -> Eval {
+    let mut measured = vec![("accuracy", accuracy)];
+    if let Some(stats) = &split.stats {
+        measured.extend(token::text_metrics(stats, loss));
+    }
+    Eval { loss, scored, metrics: crate::metrics::complete(defs, loss, &measured) }
+}
+
+/// A text corpus, ready for a language model with the metrics of its task.
+struct Text {
+    corpus: Corpus,
+    metrics: &'static [Metric],
+}
 
 impl TaskKind for CharLm {
     fn info(&self) -> &'static TaskInfo {
         &INFO
     }
+    fn packs(&self) -> bool {
+        true
+    }
 
     fn check(&self, spec: &Spec) -> Result<(), (String, String)> {
-        if spec.model.bidirectional {
+        if spec.data.tokens != crate::spec::Tokens::Chars {
             return Err((
-                "model.bidirectional".into(),
-                "a bidirectional model cannot be trained on next-token prediction: its backward \
-                 direction reads the very character it must predict, so the loss would be \
-                 meaningless; use a one-directional model for language modelling"
-                    .into(),
+                "data.tokens".into(),
+                "char_lm predicts characters; a language model over word tokens is task token_lm".into(),
             ));
         }
-        Ok(())
+        check_direction(spec)
     }
 
     fn own_options(&self, spec: &Spec) -> Vec<(&'static str, String)> {
@@ -87,7 +103,7 @@ impl TaskKind for CharLm {
     }
 
     fn load(&'static self, spec: &Spec) -> Result<Box<dyn TaskData>> {
-        Ok(Box::new(Text(Corpus::load(spec)?)))
+        Ok(Box::new(Text { corpus: Corpus::load(spec)?, metrics: METRICS }))
     }
 
     /// The corpus depends on the batch size (streams) and the reading direction.
@@ -115,31 +131,51 @@ impl TaskKind for CharLm {
     /// A short sample from each variant's best trial, at a fixed
     /// temperature and seed, from its best checkpoint.
     fn report_examples(&self, best: &[BestTrial]) -> Option<String> {
-        let mut lines = Vec::new();
-        let mut missing = Vec::new();
-        for b in best {
-            match crate::generate::sample_text(&b.dir, "", SAMPLE_CHARS, SAMPLE_TEMPERATURE, 0) {
-                Ok(text) => {
-                    lines.push(format!("**{}** (`{}`):\n\n```text\n{}\n```\n", b.variant, b.trial.id, text.trim_end()))
-                }
-                Err(_) => missing.push(b.variant.clone()),
-            }
-        }
-        if lines.is_empty() && missing.is_empty() {
-            return None;
-        }
-        let mut md = format!(
-            "### Samples\n\n{SAMPLE_CHARS} characters from each variant's best trial (best checkpoint), temperature {SAMPLE_TEMPERATURE}, seed 0.\n\n"
-        );
-        for l in lines {
-            md.push_str(&l);
-            md.push('\n');
-        }
-        if !missing.is_empty() {
-            let _ = writeln!(md, "No checkpoint to sample from for: {}.\n", missing.join(", "));
-        }
-        Some(md)
+        report_samples(best)
     }
+}
+
+/// A short sample from each variant's best trial, at a fixed temperature
+/// and seed, from its best checkpoint.
+fn report_samples(best: &[BestTrial]) -> Option<String> {
+    let mut lines = Vec::new();
+    let mut missing = Vec::new();
+    for b in best {
+        match crate::generate::sample_text(&b.dir, "", SAMPLE_CHARS, SAMPLE_TEMPERATURE, 0) {
+            Ok(text) => {
+                lines.push(format!("**{}** (`{}`):\n\n```text\n{}\n```\n", b.variant, b.trial.id, text.trim_end()))
+            }
+            Err(_) => missing.push(b.variant.clone()),
+        }
+    }
+    if lines.is_empty() && missing.is_empty() {
+        return None;
+    }
+    let mut md = format!(
+        "### Samples\n\n{SAMPLE_CHARS} characters from each variant's best trial (best checkpoint), temperature {SAMPLE_TEMPERATURE}, seed 0.\n\n"
+    );
+    for l in lines {
+        md.push_str(&l);
+        md.push('\n');
+    }
+    if !missing.is_empty() {
+        let _ = writeln!(md, "No checkpoint to sample from for: {}.\n", missing.join(", "));
+    }
+    Some(md)
+}
+
+/// A language model reads one direction only.
+fn check_direction(spec: &Spec) -> Result<(), (String, String)> {
+    if spec.model.bidirectional {
+        return Err((
+            "model.bidirectional".into(),
+            "a bidirectional model cannot be trained on next-token prediction: its backward \
+             direction reads the very character it must predict, so the loss would be \
+             meaningless; use a one-directional model for language modelling"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 const SAMPLE_CHARS: usize = 200;
@@ -150,22 +186,22 @@ impl TaskData for Text {
     /// libtorch's generator: the model is initialised from the freshly
     /// seeded one, as it was when budgets were solved by arithmetic.
     fn resolve_model(&self, spec: &Spec) -> Result<ModelSpec> {
-        crate::spec::build::resolve(&spec.model, self.0.vocab.len())
+        crate::spec::build::resolve(&spec.model, self.corpus.vocab.len())
     }
 
     fn objective<'a>(&'a self, spec: &'a Spec, vs: &nn::VarStore) -> Result<(Box<dyn Objective + 'a>, ModelSpec)> {
         let model = self.resolve_model(spec)?;
-        let objective = LmObjective::new(spec, &model, &self.0, vs)?;
+        let objective = LmObjective::new(spec, &model, &self.corpus, self.metrics, vs)?;
         Ok((Box::new(objective), model))
     }
 
     fn checkpoint_files(&self) -> Result<Vec<(&'static str, String)>> {
-        Ok(vec![(crate::layout::VOCAB_FILE, crate::checkpoint::vocab_json(&self.0.vocab)?)])
+        Ok(vec![(crate::layout::VOCAB_FILE, crate::checkpoint::vocab_json(&self.corpus.vocab)?)])
     }
 
     fn packed_model(&self, model: &ModelSpec) -> Option<PackedCharRnn> {
         let stack = crate::model::Stack::of(model, 0);
-        PackedCharRnn::new(model.input, model.embedding_size as i64, stack, self.0.vocab.len() as i64)
+        PackedCharRnn::new(model.input, model.embedding_size as i64, stack, self.corpus.vocab.len() as i64)
     }
 }
 

@@ -4,7 +4,8 @@
 use anyhow::Result;
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::data::{self, Corpus, Split, Windows};
+use crate::data::{Corpus, Split, Streams, Windows};
+use crate::metrics::Metric;
 use crate::model::{self, CharRnn, RecurrentState};
 use crate::spec::{ModelSpec, Spec};
 use crate::train::packed::PackWindow;
@@ -13,6 +14,7 @@ use crate::train::{load_named, state_tensors, Batch, Eval, EvalSplit, Objective}
 pub struct LmObjective<'a> {
     spec: &'a Spec,
     corpus: &'a Corpus,
+    metrics: &'static [Metric],
     device: Device,
     model: CharRnn,
     windows: Windows,
@@ -25,18 +27,15 @@ impl<'a> LmObjective<'a> {
         spec: &'a Spec,
         model_spec: &ModelSpec,
         corpus: &'a Corpus,
+        metrics: &'static [Metric],
         vs: &nn::VarStore,
     ) -> Result<LmObjective<'a>> {
         let device = vs.device();
         let model = CharRnn::new(&vs.root(), model_spec, corpus.vocab.len());
         let batch = spec.train.batch_size;
-        let windows = Windows::new(
-            data::streams(&corpus.train.ids, batch).to_device(device),
-            data::streams(&corpus.train.targets, batch).to_device(device),
-            spec.train.bptt,
-        );
+        let windows = Windows::new(Streams::new(&corpus.train, batch), spec.train.bptt, device);
         let state = model.zero_state(batch as i64);
-        Ok(LmObjective { spec, corpus, device, model, windows, state })
+        Ok(LmObjective { spec, corpus, metrics, device, model, windows, state })
     }
 
     /// Mean loss and accuracy over the scored characters of `split` (its
@@ -45,19 +44,19 @@ impl<'a> LmObjective<'a> {
     fn evaluate_split(&self, split: &Split, max_chars: Option<usize>) -> Eval {
         let split = split.head(max_chars.unwrap_or(split.len()));
         let batch = self.spec.train.batch_size;
-        let rows = data::streams(&split.ids, batch).to_device(self.device);
-        let targets = data::streams(&split.targets, batch).to_device(self.device);
+        let streams = Streams::new(&split, batch);
         let chunk = self.spec.train.bptt.max(256) as i64;
         tch::no_grad(|| {
-            let (batch, len) = (rows.size()[0], rows.size()[1]);
+            let (batch, len) = (streams.rows() as i64, streams.columns() as i64);
             let mut state = self.model.zero_state(batch);
             let zero = || Tensor::zeros([], (Kind::Float, self.device));
             let (mut loss, mut correct, mut scored) = (zero(), zero(), zero());
             let mut pos = 0;
             while pos < len - 1 {
                 let n = chunk.min(len - 1 - pos);
-                let (logits, next) = self.model.forward(&rows.narrow(1, pos, n), &state, false);
-                let target = targets.narrow(1, pos + 1, n);
+                let input = streams.inputs(pos as usize, n as usize).to_device(self.device);
+                let (logits, next) = self.model.forward(&input, &state, false);
+                let target = streams.targets(pos as usize + 1, n as usize).to_device(self.device);
                 let (l, c) = model::loss_and_correct(&logits, &target);
                 loss += l;
                 correct += c;
@@ -66,7 +65,9 @@ impl<'a> LmObjective<'a> {
                 pos += n;
             }
             let chars = f64::try_from(scored).unwrap_or(0.0).max(1.0);
-            super::eval(
+            super::eval_on(
+                self.metrics,
+                &split,
                 f64::try_from(loss).unwrap_or(f64::NAN) / chars,
                 f64::try_from(correct).unwrap_or(f64::NAN) / chars,
                 chars as usize,
