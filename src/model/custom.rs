@@ -190,12 +190,16 @@ impl CustomRnn {
             for (d, cell) in layer.iter().enumerate() {
                 let idx = (l * dirs + d) as i64;
                 let mut st: Vec<Tensor> = state.0.iter().map(|s| s.get(idx)).collect();
-                let xp = cell.project_input(&x);
+                // The window's input projection, split into time steps once:
+                // one backward node for all of them, where a `select` per
+                // step would each backpropagate a zero tensor the size of
+                // the window (the same numbers, far fewer operations).
+                let xs = cell.project_input(&x).unbind(1);
                 let mut hs = Vec::with_capacity(time as usize);
-                let steps: Box<dyn Iterator<Item = i64>> =
-                    if d == 1 { Box::new((0..time).rev()) } else { Box::new(0..time) };
+                let steps: Box<dyn Iterator<Item = usize>> =
+                    if d == 1 { Box::new((0..xs.len()).rev()) } else { Box::new(0..xs.len()) };
                 for t in steps {
-                    st = cell.step(&xp.select(1, t), &st);
+                    st = cell.step(&xs[t], &st);
                     hs.push(st[0].shallow_clone());
                 }
                 if d == 1 {
