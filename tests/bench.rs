@@ -3,18 +3,10 @@
 //! asserted, only that a real measurement came out.
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::{rnnlab_env, text};
+use common::{python, rnnlab_env, text};
 use serde_json::Value;
-
-/// The venv's Python, which `make test` provisions with the pinned PyTorch.
-fn python() -> PathBuf {
-    let venv = std::env::var_os("VIRTUAL_ENV")
-        .expect("VIRTUAL_ENV is unset: run the tests with `make test`, which sets up the venv");
-    PathBuf::from(venv).join("bin").join("python")
-}
 
 /// The single line of stdout, parsed, after checking the fields every
 /// implementation reports.

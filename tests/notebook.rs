@@ -2,17 +2,9 @@
 //! must run, and its SciPy verdicts must agree with `rnnlab report`'s.
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use common::{rnnlab_env, text, write_spec};
-
-/// The venv's Python, which `make test` provisions with the notebook packages.
-fn python() -> PathBuf {
-    let venv = std::env::var_os("VIRTUAL_ENV")
-        .expect("VIRTUAL_ENV is unset: run the tests with `make test`, which sets up the venv");
-    PathBuf::from(venv).join("bin").join("python")
-}
+use common::{python, rnnlab_env, text, write_spec};
 
 #[test]
 fn notebook_reproduces_the_report_verdicts() {

@@ -15,12 +15,6 @@ model: {hidden: 12}\n\
 train: {lr: 0.01, batch_size: 4, bptt: 16, steps: 36, eval_every: 12, log_every: 4, checkpoint_every: 10}\n\
 device: cpu\nsweep:\n  grid:\n    model.cell: [lstm, gru]\n  seeds: [7]\n";
 
-fn python() -> PathBuf {
-    let venv = std::env::var_os("VIRTUAL_ENV")
-        .expect("VIRTUAL_ENV is unset: run the tests with `make test`, which sets up the venv");
-    PathBuf::from(venv).join("bin").join("python")
-}
-
 fn dump(logdir: &Path, serve: bool) -> serde_json::Value {
     let mut args = vec!["scripts/tb_dump.py", logdir.to_str().unwrap()];
     if serve {

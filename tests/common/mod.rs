@@ -20,6 +20,14 @@ pub fn rnnlab_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("rnnlab runs")
 }
 
+/// The venv's Python, which `make test` provisions with the pinned PyTorch
+/// and the notebook packages (SciPy, TensorBoard, …).
+pub fn python() -> PathBuf {
+    let venv = std::env::var_os("VIRTUAL_ENV")
+        .expect("VIRTUAL_ENV is unset: run the tests with `make test`, which sets up the venv");
+    PathBuf::from(venv).join("bin").join("python")
+}
+
 /// Stdout then stderr, for assertion messages.
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
