@@ -125,10 +125,6 @@ impl EventWriter {
         self.hparams(step, "_hparams_/session_end_info", &data)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// A summary value with the `hparams` plugin's data (and no payload,
     /// as TensorBoard's own writer does).
     fn hparams(&mut self, step: usize, tag: &str, data: &Proto) -> Result<()> {
